@@ -1,0 +1,43 @@
+"""The one way to write the audit log."""
+
+from django.contrib.contenttypes.models import ContentType
+
+from .choices import ActorKind
+from .models import ActivityLog
+from .roles import API_CLIENT
+
+
+
+
+def _actor_fields(actor):
+    """A user, an API client (a user in the api-client group) or None / "system" for the system."""
+    if actor is None or actor == "system":
+        return {"actor_kind": ActorKind.SYSTEM, "actor": None, "actor_label": "system"}
+    if isinstance(actor, str):
+        return {"actor_kind": ActorKind.SYSTEM, "actor": None, "actor_label": actor}
+    is_client = actor.groups.filter(name=API_CLIENT).exists()
+    return {
+        "actor_kind": ActorKind.API_CLIENT if is_client else ActorKind.USER,
+        "actor": actor,
+        "actor_label": actor.get_username(),
+    }
+
+
+def log_action(*, actor, action, target=None, reason="", before=None, after=None, data=None):
+    """Append one audit entry. `action` is a dotted code such as `loans.payment.posted`."""
+    target_fields = {}
+    if target is not None:
+        target_fields = {
+            "target_type": ContentType.objects.get_for_model(target),
+            "target_id": str(target.pk),
+            "target_repr": str(target)[:255],
+        }
+    return ActivityLog.objects.create(
+        action=action,
+        reason=reason or "",
+        before=before,
+        after=after,
+        data=data or {},
+        **_actor_fields(actor),
+        **target_fields,
+    )

@@ -1,0 +1,14 @@
+from django.db import models
+
+from .money import ZERO
+
+
+def money_field(verbose_name, **kwargs):
+    """A yuan amount with two places; sixteen digits hold any loan book we will see."""
+    kwargs.setdefault("default", ZERO)
+    return models.DecimalField(verbose_name, max_digits=16, decimal_places=2, **kwargs)
+
+
+def rate_field(verbose_name, **kwargs):
+    """An annual (or monthly) rate as a fraction: 0.180000 is 18%."""
+    return models.DecimalField(verbose_name, max_digits=8, decimal_places=6, **kwargs)

@@ -1,0 +1,298 @@
+"""Loans, their schedules and the money that comes in against them."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from borrowers.models import Borrower
+from core.fields import money_field, rate_field
+from core.models import TimeStampedModel
+
+from .choices import (
+    AgingBucket,
+    AllocationOrder,
+    CollateralKind,
+    CollateralStatus,
+    Component,
+    Ifrs9Stage,
+    InstallmentStatus,
+    LoanStatus,
+    PaymentChannel,
+    PaymentKind,
+    ProductKind,
+    RegulatoryClass,
+    RepaymentMethod,
+)
+
+CURRENCY_CHOICES = [("CNY", _("Chinese yuan (CNY)"))]
+
+
+class LoanProduct(TimeStampedModel):
+    """The terms a loan is sold under: how it repays, what lateness costs, how payments are
+    allocated, and when the collection workflow classifies and escalates."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=24, choices=ProductKind.choices)
+    repayment_method = models.CharField(_("repayment method"), max_length=24, choices=RepaymentMethod.choices)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CNY")
+    min_principal = money_field(_("minimum principal"), default=Decimal("100.00"))
+    max_principal = money_field(_("maximum principal"), default=Decimal("1000000.00"))
+    min_term_months = models.PositiveSmallIntegerField(_("minimum term (months)"), default=1)
+    max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"), default=36)
+    max_annual_rate = rate_field(
+        _("maximum annual rate"), default=Decimal("0.240000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    monthly_fee_rate = rate_field(
+        _("monthly service fee rate"), default=Decimal("0"),
+        help_text=_("Charged with every instalment, as a fraction of the principal."),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    penalty_rate = rate_field(
+        _("penalty (default) interest rate, annual"), default=Decimal("0.180000"),
+        help_text=_("Accrued daily on overdue principal."),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    overdue_charge_cap_rate = rate_field(
+        _("cap on overdue charges, annual"), default=Decimal("0.240000"),
+        help_text=_("Overdue interest, penalty and fees together never exceed this annual rate on the principal."),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        _("grace days"), default=0, help_text=_("Days after the due date before penalty interest starts.")
+    )
+    allocation_order = models.CharField(
+        _("payment allocation order"), max_length=24, choices=AllocationOrder.choices,
+        default=AllocationOrder.CIVIL_CODE_561,
+    )
+    classify_day = models.PositiveSmallIntegerField(
+        _("classify at days past due"), default=7, help_text=_("The daily run classifies a case minor or serious here.")
+    )
+    serious_days = models.PositiveSmallIntegerField(
+        _("serious at days past due"), default=60, help_text=_("Past this, a minor case escalates to serious.")
+    )
+    is_active = models.BooleanField(_("on sale"), default=True)
+
+    class Meta:
+        verbose_name = _("loan product")
+        verbose_name_plural = _("loan products")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Loan(TimeStampedModel):
+    """One loan, keyed by the core-banking system's id. Its balances are denormalised for the
+    worklists and the daily run, and maintained only by the services and the daily run."""
+
+    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    borrower = models.ForeignKey(Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="loans")
+    product = models.ForeignKey(LoanProduct, verbose_name=_("product"), on_delete=models.PROTECT, related_name="loans")
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CNY")
+    principal = money_field(_("principal"))
+    annual_rate = rate_field(_("annual interest rate"))
+    term_months = models.PositiveSmallIntegerField(_("term (months)"))
+    disbursed_on = models.DateField(_("disbursed on"))
+    first_due_date = models.DateField(_("first due date"))
+    maturity_date = models.DateField(_("maturity date"))
+    status = models.CharField(_("status"), max_length=16, choices=LoanStatus.choices, default=LoanStatus.ACTIVE)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+
+    # Balances: what remains to be paid over the whole current schedule, and what is overdue now.
+    principal_outstanding = money_field(_("principal outstanding"))
+    interest_outstanding = money_field(_("interest outstanding"))
+    fees_outstanding = money_field(_("fees outstanding"))
+    penalty_outstanding = money_field(_("penalty outstanding"))
+    overdue_amount = money_field(_("overdue amount"))
+    credit_balance = money_field(
+        _("credit balance"), help_text=_("Money received but not yet applied: it pays the next instalments as they fall due.")
+    )
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
+    aging_bucket = models.CharField(_("aging bucket"), max_length=2, choices=AgingBucket.choices, default=AgingBucket.M0)
+    regulatory_class = models.PositiveSmallIntegerField(
+        _("regulatory class"), choices=RegulatoryClass.choices, default=RegulatoryClass.NORMAL
+    )
+    manual_regulatory_class = models.PositiveSmallIntegerField(
+        _("manual regulatory class"), choices=RegulatoryClass.choices, null=True, blank=True,
+        help_text=_("A class set by a credit officer; the effective class is never better than the days-past-due floor."),
+    )
+    ifrs9_stage = models.PositiveSmallIntegerField(_("IFRS 9 stage"), choices=Ifrs9Stage.choices, default=Ifrs9Stage.STAGE_1)
+    balances_as_of = models.DateField(_("balances as of"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-disbursed_on", "-id"]
+        indexes = [
+            models.Index(fields=["status", "days_past_due"]),
+            models.Index(fields=["aging_bucket"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(condition=Q(credit_balance__gte=0), name="loan_credit_balance_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.external_id
+
+    @property
+    def total_outstanding(self):
+        return self.principal_outstanding + self.interest_outstanding + self.fees_outstanding + self.penalty_outstanding
+
+    @property
+    def is_closed(self):
+        return self.status in LoanStatus.closed()
+
+
+class Installment(models.Model):
+    """One due date of a loan's schedule and what has been paid against it. A restructuring
+    supersedes unpaid instalments (they are kept) and adds a new schedule version."""
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.CASCADE, related_name="installments")
+    schedule_version = models.PositiveSmallIntegerField(_("schedule version"), default=1)
+    seq = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    principal_due = money_field(_("principal due"))
+    interest_due = money_field(_("interest due"))
+    fee_due = money_field(_("fees due"))
+    penalty_accrued = money_field(_("penalty accrued"))
+    principal_paid = money_field(_("principal paid"))
+    interest_paid = money_field(_("interest paid"))
+    fee_paid = money_field(_("fees paid"))
+    penalty_paid = money_field(_("penalty paid"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING
+    )
+    paid_on = models.DateField(_("paid in full on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        ordering = ["loan", "schedule_version", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "schedule_version", "seq"], name="installment_unique_seq"),
+        ]
+        indexes = [models.Index(fields=["due_date", "status"])]
+
+    def __str__(self):
+        return f"{self.loan_id} #{self.seq} {self.due_date}"
+
+    # The components, in one place: (component, due field, paid field).
+    COMPONENT_FIELDS = [
+        (Component.FEE, "fee_due", "fee_paid"),
+        (Component.PENALTY, "penalty_accrued", "penalty_paid"),
+        (Component.INTEREST, "interest_due", "interest_paid"),
+        (Component.PRINCIPAL, "principal_due", "principal_paid"),
+    ]
+
+    def outstanding(self, component):
+        _component, due, paid = next(f for f in self.COMPONENT_FIELDS if f[0] == component)
+        return getattr(self, due) - getattr(self, paid)
+
+    @property
+    def total_due(self):
+        return self.principal_due + self.interest_due + self.fee_due + self.penalty_accrued
+
+    @property
+    def total_paid(self):
+        return self.principal_paid + self.interest_paid + self.fee_paid + self.penalty_paid
+
+    @property
+    def total_outstanding(self):
+        return self.total_due - self.total_paid
+
+
+class Payment(TimeStampedModel):
+    """Money received for a loan, or the reversal of such money (a new negative entry: a payment is
+    never edited). The external reference is unique, so posting the same payment twice is a no-op."""
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(_("kind"), max_length=10, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
+    external_reference = models.CharField(_("external reference"), max_length=100, unique=True)
+    amount = money_field(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CNY")
+    received_at = models.DateTimeField(_("received at"))
+    value_date = models.DateField(_("value date"), help_text=_("The lender's business day the money arrived."))
+    channel = models.CharField(_("channel"), max_length=20, choices=PaymentChannel.choices)
+    unapplied_amount = money_field(
+        _("unapplied amount"), help_text=_("The part of this payment held as credit, not yet allocated.")
+    )
+    reverses = models.OneToOneField(
+        "self", verbose_name=_("reverses"), null=True, blank=True, on_delete=models.PROTECT, related_name="reversal"
+    )
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("posted by"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["loan", "value_date"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind=PaymentKind.PAYMENT, amount__gt=0, reverses__isnull=True))
+                | Q(kind=PaymentKind.REVERSAL, amount__lt=0, reverses__isnull=False),
+                name="payment_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.external_reference} ¥{self.amount}"
+
+
+class PaymentAllocation(models.Model):
+    """One line of how a payment was applied: to which instalment, which component, how much, on
+    which business day. A reversal adds negative lines."""
+
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(
+        Installment, verbose_name=_("instalment"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(_("component"), max_length=10, choices=Component.choices)
+    amount = money_field(_("amount"))
+    applied_on = models.DateField(_("applied on"))
+
+    class Meta:
+        verbose_name = _("payment allocation")
+        verbose_name_plural = _("payment allocations")
+        ordering = ["payment", "id"]
+
+    def __str__(self):
+        return f"{self.payment_id} → {self.installment_id} {self.component} {self.amount}"
+
+
+class Collateral(TimeStampedModel):
+    """An asset securing a loan: a vehicle (VIN and plate), property (certificate number), equipment,
+    a receivable or a deposit; its value, lien and where it stands."""
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="collateral")
+    kind = models.CharField(_("kind"), max_length=16, choices=CollateralKind.choices)
+    description = models.CharField(_("description"), max_length=300)
+    identifier = models.CharField(
+        _("identifier"), max_length=100, blank=True, db_index=True,
+        help_text=_("VIN and plate for a vehicle, certificate number for property."),
+    )
+    owner_name = models.CharField(_("owner"), max_length=200, blank=True)
+    appraised_value = money_field(_("appraised value"))
+    appraised_on = models.DateField(_("appraised on"), null=True, blank=True)
+    lien_registered = models.BooleanField(_("lien registered"), default=False)
+    lien_reference = models.CharField(_("lien reference"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=CollateralStatus.choices, default=CollateralStatus.HELD)
+
+    class Meta:
+        verbose_name = _("collateral")
+        verbose_name_plural = _("collateral")
+        ordering = ["loan", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.description}"

@@ -1,0 +1,114 @@
+"""Pure decision functions of the loans app, each with its table in one place.
+
+Nothing here touches the database: the services and the daily run feed these plain values."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from .choices import AgingBucket, AllocationOrder, Component, Ifrs9Stage, RegulatoryClass
+
+# --- Payment allocation ---------------------------------------------------------------------------
+# Each order is a list of ranks; a rank lists components. Money goes to rank 1 across all the open
+# instalments (oldest first), then rank 2, and so on; inside a rank an older instalment comes first,
+# and within one instalment the components go in the listed order.
+ALLOCATION_ORDERS = {
+    # Civil Code art. 561: the costs of realising the claim, then interest, then the principal.
+    AllocationOrder.CIVIL_CODE_561: [
+        [Component.FEE],
+        [Component.PENALTY, Component.INTEREST],
+        [Component.PRINCIPAL],
+    ],
+    # Settle the oldest instalment in full before touching the next one.
+    AllocationOrder.INSTALLMENT_FIRST: [
+        [Component.FEE, Component.PENALTY, Component.INTEREST, Component.PRINCIPAL],
+    ],
+}
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """One unpaid component of one instalment."""
+
+    installment_id: int
+    due_date: date
+    seq: int
+    component: str
+    outstanding: Decimal
+
+
+@dataclass(frozen=True)
+class AllocationLine:
+    installment_id: int
+    component: str
+    amount: Decimal
+
+
+def allocate(amount: Decimal, items: list[OpenItem], order: str) -> tuple[list[AllocationLine], Decimal]:
+    """Split `amount` over the open items in the given order. Returns the lines and what is left."""
+    ranks = ALLOCATION_ORDERS[order]
+    position = {component: (r, p) for r, rank in enumerate(ranks) for p, component in enumerate(rank)}
+
+    def priority(item):
+        rank, place = position[item.component]
+        return (rank, item.due_date, item.seq, place)
+
+    lines, left = [], amount
+    for item in sorted((i for i in items if i.outstanding > 0), key=priority):
+        if left <= 0:
+            break
+        paid = min(left, item.outstanding)
+        lines.append(AllocationLine(item.installment_id, item.component, paid))
+        left -= paid
+    return lines, left
+
+
+# --- Aging, regulatory class and IFRS 9 stage by days past due ------------------------------------
+# (upper bound of days past due, bucket); the last bucket takes everything beyond.
+AGING_BUCKETS = [
+    (0, AgingBucket.M0),
+    (30, AgingBucket.M1),
+    (60, AgingBucket.M2),
+    (90, AgingBucket.M3),
+    (120, AgingBucket.M4),
+    (150, AgingBucket.M5),
+    (180, AgingBucket.M6),
+]
+
+# (days past due strictly above, the class it forces at least). Any amount overdue (DPD > 0) is at
+# least special mention; the table can be replaced per product.
+REGULATORY_CLASS_FLOORS = [
+    (360, RegulatoryClass.LOSS),
+    (270, RegulatoryClass.DOUBTFUL),
+    (90, RegulatoryClass.SUBSTANDARD),
+    (0, RegulatoryClass.SPECIAL_MENTION),
+]
+
+# (days past due strictly above, stage)
+IFRS9_STAGES = [(90, Ifrs9Stage.STAGE_3), (30, Ifrs9Stage.STAGE_2)]
+
+
+def aging_bucket(days_past_due: int) -> str:
+    for upper, bucket in AGING_BUCKETS:
+        if days_past_due <= upper:
+            return bucket
+    return AgingBucket.M7
+
+
+def regulatory_class_floor(days_past_due: int, floors=REGULATORY_CLASS_FLOORS) -> int:
+    for above, klass in floors:
+        if days_past_due > above:
+            return klass
+    return RegulatoryClass.NORMAL
+
+
+def regulatory_class(days_past_due: int, manual_class: int | None = None, floors=REGULATORY_CLASS_FLOORS) -> int:
+    """Class = the worse of a manual class and the days-past-due floor."""
+    return max(manual_class or RegulatoryClass.NORMAL, regulatory_class_floor(days_past_due, floors))
+
+
+def ifrs9_stage(days_past_due: int) -> int:
+    for above, stage in IFRS9_STAGES:
+        if days_past_due > above:
+            return stage
+    return Ifrs9Stage.STAGE_1

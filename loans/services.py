@@ -1,0 +1,433 @@
+"""Every write to loans and payments. Each service checks, locks the loan row where payments
+compete, writes, refreshes the loan's balances and leaves an audit entry."""
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from borrowers.models import Borrower
+from core.audit import log_action
+from core.dates import business_date, business_today
+from core.errors import ApplicationError
+from core.money import ZERO, parse_amount, to_fen
+
+from . import rules
+from .choices import InstallmentStatus, LoanStatus, PaymentKind
+from .models import Installment, Loan, LoanProduct, Payment, PaymentAllocation
+from .schedule import build_schedule
+
+# Loan statuses the balance refresh derives; the others are set by the collection workflow.
+DERIVED_STATUSES = (LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.PAID_OFF)
+
+
+# --- Loans ------------------------------------------------------------------------------------------
+
+
+def loan_create(
+    *,
+    actor,
+    external_id: str,
+    borrower: Borrower,
+    product: LoanProduct,
+    principal,
+    annual_rate,
+    term_months: int,
+    disbursed_on: date,
+    first_due_date: date | None = None,
+    currency: str | None = None,
+) -> tuple[Loan, bool]:
+    """Book a disbursed loan and its schedule. Idempotent by external id: booking the same loan again
+    returns the first one (created=False); the same id with other terms is refused."""
+    principal = parse_amount(principal, field="principal")
+    annual_rate = _parse_rate(annual_rate)
+    currency = currency or product.currency
+    existing = Loan.objects.filter(external_id=external_id).first()
+    if existing is not None:
+        return _same_loan_or_conflict(existing, borrower, product, principal, annual_rate, term_months, disbursed_on)
+    _check_loan_terms(product, principal, annual_rate, term_months, currency, external_id)
+    first_due_date = first_due_date or disbursed_on + relativedelta(months=1)
+    if first_due_date <= disbursed_on:
+        raise ApplicationError(_("The first due date must come after disbursement."), field="first_due_date")
+    lines = build_schedule(
+        method=product.repayment_method,
+        principal=principal,
+        annual_rate=annual_rate,
+        term_months=term_months,
+        first_due_date=first_due_date,
+        monthly_fee=to_fen(principal * product.monthly_fee_rate),
+    )
+    try:
+        with transaction.atomic():
+            loan = Loan.objects.create(
+                external_id=external_id,
+                borrower=borrower,
+                product=product,
+                currency=currency,
+                principal=principal,
+                annual_rate=annual_rate,
+                term_months=term_months,
+                disbursed_on=disbursed_on,
+                first_due_date=first_due_date,
+                maturity_date=lines[-1].due_date,
+            )
+            Installment.objects.bulk_create(
+                Installment(
+                    loan=loan,
+                    seq=line.seq,
+                    due_date=line.due_date,
+                    principal_due=line.principal,
+                    interest_due=line.interest,
+                    fee_due=line.fee,
+                )
+                for line in lines
+            )
+            loan_refresh_balances(loan=loan)
+            log_action(
+                actor=actor,
+                action="loans.loan.created",
+                target=loan,
+                after={"principal": principal, "annual_rate": annual_rate, "term_months": term_months,
+                       "product": product.code, "instalments": len(lines)},
+            )
+    except IntegrityError:
+        # Another request booked the same external id first: answer with that one.
+        existing = Loan.objects.get(external_id=external_id)
+        return _same_loan_or_conflict(existing, borrower, product, principal, annual_rate, term_months, disbursed_on)
+    return loan, True
+
+
+def _parse_rate(value):
+    try:
+        rate = Decimal(str(value))
+    except ArithmeticError:
+        raise ApplicationError(_("Give the rate as a decimal fraction, e.g. 0.18."), field="annual_rate") from None
+    if not rate.is_finite() or rate < 0 or rate > 1:
+        raise ApplicationError(_("The annual rate is a fraction between 0 and 1, e.g. 0.18."), field="annual_rate")
+    return rate
+
+
+def _check_loan_terms(product, principal, annual_rate, term_months, currency, external_id):
+    if not external_id or len(external_id) > 64:
+        raise ApplicationError(_("Give the loan's external id (at most 64 characters)."), field="external_id")
+    if currency != product.currency:
+        raise ApplicationError(
+            _("This product lends in %(currency)s.") % {"currency": product.currency}, field="currency"
+        )
+    if not product.min_principal <= principal <= product.max_principal:
+        raise ApplicationError(
+            _("The principal must be between %(low)s and %(high)s for this product.")
+            % {"low": product.min_principal, "high": product.max_principal},
+            field="principal",
+        )
+    if annual_rate > product.max_annual_rate:
+        raise ApplicationError(
+            _("The annual rate may not exceed %(rate)s for this product.") % {"rate": product.max_annual_rate},
+            field="annual_rate",
+        )
+    if not isinstance(term_months, int) or not product.min_term_months <= term_months <= product.max_term_months:
+        raise ApplicationError(
+            _("The term must be between %(low)s and %(high)s months for this product.")
+            % {"low": product.min_term_months, "high": product.max_term_months},
+            field="term_months",
+        )
+
+
+def _same_loan_or_conflict(loan, borrower, product, principal, annual_rate, term_months, disbursed_on):
+    same = (
+        loan.borrower_id == borrower.pk
+        and loan.product_id == product.pk
+        and loan.principal == principal
+        and loan.annual_rate == annual_rate
+        and loan.term_months == term_months
+        and loan.disbursed_on == disbursed_on
+    )
+    if not same:
+        raise ApplicationError(
+            _("A different loan was already booked under this external id."), code="conflict", field="external_id"
+        )
+    return loan, False
+
+
+# --- Payments ---------------------------------------------------------------------------------------
+
+
+def payment_post(
+    *,
+    actor,
+    loan: Loan,
+    amount,
+    external_reference: str,
+    channel: str,
+    received_at=None,
+    currency: str | None = None,
+    note: str = "",
+) -> tuple[Payment, bool]:
+    """Receive money for a loan and allocate it by the product's order, oldest instalment first.
+    What exceeds everything due is kept as a credit balance and pays later instalments as they fall
+    due. Idempotent by external reference: posting it again returns the first payment
+    (created=False) and changes nothing; the same reference for other money is refused."""
+    amount = parse_amount(amount)
+    external_reference = (external_reference or "").strip()
+    if not external_reference or len(external_reference) > 100:
+        raise ApplicationError(
+            _("Give the payment's external reference (at most 100 characters)."), field="external_reference"
+        )
+    existing = Payment.objects.filter(external_reference=external_reference).first()
+    if existing is not None:
+        return _same_payment_or_conflict(existing, loan, amount), False
+    received_at = received_at or timezone.now()
+    if timezone.is_naive(received_at):
+        raise ApplicationError(_("Give the time the money was received with its time zone."), field="received_at")
+    if received_at > timezone.now() + timedelta(minutes=5):
+        raise ApplicationError(_("A payment cannot be received in the future."), field="received_at")
+    currency = currency or loan.currency
+    try:
+        with transaction.atomic():
+            loan = Loan.objects.select_for_update().get(pk=loan.pk)
+            if currency != loan.currency:
+                raise ApplicationError(
+                    _("This loan is in %(currency)s; the payment is in %(given)s.")
+                    % {"currency": loan.currency, "given": currency},
+                    field="currency",
+                )
+            if loan.is_closed:
+                raise ApplicationError(
+                    _("The loan is %(status)s and takes no payments.") % {"status": loan.get_status_display()},
+                    code="loan_closed",
+                    field="loan",
+                )
+            value_date = business_date(received_at)
+            if value_date < loan.disbursed_on:
+                raise ApplicationError(_("The payment predates the loan's disbursement."), field="received_at")
+            payment = Payment.objects.create(
+                loan=loan,
+                kind=PaymentKind.PAYMENT,
+                external_reference=external_reference,
+                amount=amount,
+                currency=currency,
+                received_at=received_at,
+                value_date=value_date,
+                channel=channel,
+                unapplied_amount=amount,
+                posted_by=_user_or_none(actor),
+                note=note,
+            )
+            _apply_credit(loan, as_of=business_today())
+            loan_refresh_balances(loan=loan)
+            payment.refresh_from_db()
+            log_action(
+                actor=actor,
+                action="loans.payment.posted",
+                target=loan,
+                after={"payment": external_reference, "amount": amount, "value_date": value_date,
+                       "unapplied": payment.unapplied_amount},
+            )
+    except IntegrityError:
+        # A concurrent post of the same reference won the race: answer with its result.
+        existing = Payment.objects.get(external_reference=external_reference)
+        return _same_payment_or_conflict(existing, loan, amount), False
+    return payment, True
+
+
+def _same_payment_or_conflict(payment, loan, amount):
+    if payment.loan_id != loan.pk or payment.amount != amount or payment.kind != PaymentKind.PAYMENT:
+        raise ApplicationError(
+            _("This external reference was already used for a different payment."),
+            code="conflict",
+            field="external_reference",
+        )
+    return payment
+
+
+@transaction.atomic
+def payment_reverse(*, actor, payment: Payment, reason: str, external_reference: str = "") -> tuple[Payment, bool]:
+    """Undo a payment (bounced, misapplied) with a new negative entry that takes back exactly what it
+    had paid and re-opens those instalments. Reversing the same payment again is a no-op."""
+    if not reason:
+        raise ApplicationError(_("Say why the payment is reversed."), field="reason")
+    if payment.kind != PaymentKind.PAYMENT:
+        raise ApplicationError(_("A reversal cannot itself be reversed."), field="payment")
+    loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
+    existing = Payment.objects.filter(reverses=payment).first()
+    if existing is not None:
+        return existing, False
+    today = business_today()
+    reversal = Payment.objects.create(
+        loan=loan,
+        kind=PaymentKind.REVERSAL,
+        external_reference=external_reference or f"{payment.external_reference}:reversal",
+        amount=-payment.amount,
+        currency=payment.currency,
+        received_at=timezone.now(),
+        value_date=today,
+        channel=payment.channel,
+        unapplied_amount=-payment.unapplied_amount,
+        reverses=payment,
+        posted_by=_user_or_none(actor),
+        note=reason[:300],
+    )
+    net = (
+        payment.allocations.values("installment_id", "component")
+        .annotate(total=Sum("amount"))
+        .filter(total__gt=0)
+    )
+    lines = [
+        PaymentAllocation(payment=reversal, installment_id=row["installment_id"], component=row["component"],
+                          amount=-row["total"], applied_on=today)
+        for row in net
+    ]
+    _book_lines(lines)
+    if loan.status == LoanStatus.PAID_OFF:
+        loan.status, loan.closed_on = LoanStatus.ACTIVE, None
+        loan.save(update_fields=["status", "closed_on", "updated_at"])
+    loan_refresh_balances(loan=loan)
+    log_action(
+        actor=actor,
+        action="loans.payment.reversed",
+        target=loan,
+        reason=reason,
+        data={"payment": payment.external_reference, "reversal": reversal.external_reference,
+              "amount": payment.amount},
+    )
+    return reversal, True
+
+
+@transaction.atomic
+def loan_apply_credit(*, loan: Loan, as_of: date | None = None) -> None:
+    """Apply the loan's credit balance to whatever has fallen due by `as_of` (the daily run calls
+    this for loans that hold credit)."""
+    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    _apply_credit(loan, as_of=as_of or business_today())
+    loan_refresh_balances(loan=loan)
+
+
+def _apply_credit(loan, *, as_of):
+    """Spend unapplied money, oldest payment first, as it would have been spent on the day: a payment
+    first pays what was due on its value date; what is left pays each later instalment on its due
+    date, up to `as_of`. Lines are dated accordingly, so a re-run for a past date sees them right."""
+    payments = list(
+        Payment.objects.filter(loan=loan, kind=PaymentKind.PAYMENT, unapplied_amount__gt=0, reversal__isnull=True)
+        .order_by("value_date", "id")
+    )
+    if not payments:
+        return
+    installments = list(
+        loan.installments.exclude(status__in=[InstallmentStatus.PAID, InstallmentStatus.SUPERSEDED])
+        .filter(due_date__lte=as_of)
+        .order_by("due_date", "seq")
+    )
+    order = loan.product.allocation_order
+    lines = []
+    for payment in payments:
+        left = payment.unapplied_amount
+        days = sorted({payment.value_date} | {i.due_date for i in installments if i.due_date > payment.value_date})
+        for day in days:
+            if left <= 0:
+                break
+            items = _open_items([i for i in installments if i.due_date <= day], lines)
+            allocated, left = rules.allocate(left, items, order)
+            lines += [
+                PaymentAllocation(payment=payment, installment_id=a.installment_id, component=a.component,
+                                  amount=a.amount, applied_on=day)
+                for a in allocated
+            ]
+        if left != payment.unapplied_amount:
+            Payment.objects.filter(pk=payment.pk).update(unapplied_amount=left)
+    _book_lines(lines)
+
+
+def _open_items(installments, pending_lines):
+    """What is still owed on these instalments, net of lines allocated but not yet booked."""
+    pending = defaultdict(Decimal)
+    for line in pending_lines:
+        pending[(line.installment_id, line.component)] += line.amount
+    return [
+        rules.OpenItem(
+            installment_id=i.pk,
+            due_date=i.due_date,
+            seq=i.seq,
+            component=component,
+            outstanding=i.outstanding(component) - pending[(i.pk, component)],
+        )
+        for i in installments
+        for component, _due, _paid in Installment.COMPONENT_FIELDS
+    ]
+
+
+def _book_lines(lines):
+    """Save allocation lines and move their amounts into the instalments' paid fields."""
+    if not lines:
+        return
+    PaymentAllocation.objects.bulk_create(lines)
+    by_installment = defaultdict(list)
+    for line in lines:
+        by_installment[line.installment_id].append(line)
+    paid_field = {component: paid for component, _due, paid in Installment.COMPONENT_FIELDS}
+    installments = Installment.objects.select_for_update().filter(pk__in=by_installment)
+    for installment in installments:
+        for line in by_installment[installment.pk]:
+            field = paid_field[line.component]
+            setattr(installment, field, getattr(installment, field) + line.amount)
+        if installment.total_outstanding <= 0:
+            installment.status = InstallmentStatus.PAID
+            installment.paid_on = max(line.applied_on for line in by_installment[installment.pk])
+        else:
+            installment.status = InstallmentStatus.PARTIALLY_PAID if installment.total_paid > 0 else InstallmentStatus.PENDING
+            installment.paid_on = None
+    Installment.objects.bulk_update(
+        installments, [paid for _c, _d, paid in Installment.COMPONENT_FIELDS] + ["status", "paid_on"]
+    )
+
+
+def _user_or_none(actor):
+    return actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
+
+
+# --- Balances ---------------------------------------------------------------------------------------
+
+
+def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
+    """Recompute one loan's denormalised balances from its instalments and payments (two aggregate
+    queries). The daily run does the same for the whole book in set-based SQL."""
+    as_of = as_of or business_today()
+    live = loan.installments.exclude(status=InstallmentStatus.SUPERSEDED)
+    unpaid_principal = Sum("principal_due") - Sum("principal_paid")
+    unpaid_interest = Sum("interest_due") - Sum("interest_paid")
+    unpaid_fee = Sum("fee_due") - Sum("fee_paid")
+    unpaid_penalty = Sum("penalty_accrued") - Sum("penalty_paid")
+    totals = live.aggregate(principal=unpaid_principal, interest=unpaid_interest, fee=unpaid_fee, penalty=unpaid_penalty)
+    overdue = live.filter(due_date__lt=as_of).exclude(status=InstallmentStatus.PAID)
+    overdue_totals = overdue.aggregate(
+        amount=unpaid_principal + unpaid_interest + unpaid_fee + unpaid_penalty,
+        oldest=Min("due_date"),
+    )
+    credit = Payment.objects.filter(loan=loan).aggregate(total=Sum("unapplied_amount"))["total"] or ZERO
+
+    # SQLite hands back sums of decimals with long tails; balances are whole fen.
+    loan.principal_outstanding = to_fen(totals["principal"] or ZERO)
+    loan.interest_outstanding = to_fen(totals["interest"] or ZERO)
+    loan.fees_outstanding = to_fen(totals["fee"] or ZERO)
+    loan.penalty_outstanding = to_fen(totals["penalty"] or ZERO)
+    loan.overdue_amount = to_fen(overdue_totals["amount"] or ZERO)
+    loan.credit_balance = to_fen(credit)
+    oldest = overdue_totals["oldest"] if loan.overdue_amount > 0 else None
+    loan.days_past_due = (as_of - oldest).days if oldest else 0
+    loan.overdue_since = oldest + timedelta(days=1) if oldest else None
+    loan.aging_bucket = rules.aging_bucket(loan.days_past_due)
+    loan.regulatory_class = rules.regulatory_class(loan.days_past_due, loan.manual_regulatory_class)
+    loan.ifrs9_stage = rules.ifrs9_stage(loan.days_past_due)
+    loan.balances_as_of = as_of
+    if loan.status in DERIVED_STATUSES:
+        if loan.total_outstanding <= 0:
+            loan.status, loan.closed_on = LoanStatus.PAID_OFF, loan.closed_on or as_of
+        else:
+            loan.status = LoanStatus.OVERDUE if loan.overdue_amount > 0 else LoanStatus.ACTIVE
+            loan.closed_on = None
+    loan.save()
+    return loan
