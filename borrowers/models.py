@@ -29,13 +29,19 @@ class Borrower(TimeStampedModel):
     address = models.CharField(_("address"), max_length=300, blank=True)
 
     monthly_income = models.DecimalField(
-        _("monthly income"), max_digits=14, decimal_places=2, null=True, blank=True,
+        _("monthly income"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0"))],
     )
     employer = models.CharField(_("employer"), max_length=200, blank=True)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
     external_credit_score = models.PositiveSmallIntegerField(
-        _("external credit score"), null=True, blank=True,
+        _("external credit score"),
+        null=True,
+        blank=True,
         validators=[MinValueValidator(300), MaxValueValidator(1000)],
     )
     risk_grade = models.CharField(_("internal risk grade"), max_length=1, choices=RiskGrade.choices, blank=True)
@@ -52,7 +58,8 @@ class Borrower(TimeStampedModel):
     email_opt_out = models.BooleanField(_("opted out of email"), default=False)
     call_opt_out = models.BooleanField(_("opted out of calls"), default=False)
     agreed_to_quiet_hours_contact = models.BooleanField(
-        _("agreed to contact during quiet hours"), default=False,
+        _("agreed to contact during quiet hours"),
+        default=False,
         help_text=_("Only with the borrower's explicit agreement may collection contact happen 22:00-08:00."),
     )
     is_deceased = models.BooleanField(_("deceased"), default=False)

@@ -13,7 +13,8 @@ from .models import Borrower, ContactPoint
 def borrower_create(*, actor, kind, name, id_number, **fields) -> Borrower:
     """Create a borrower after checking identifier, phone and e-mail (ValidationError naming the
     field otherwise). The borrower's own phone and e-mail also become contact points."""
-    borrower = Borrower(kind=kind, name=name, id_number=id_number, **fields)
+    fields = {key: value.strip() if isinstance(value, str) else value for key, value in fields.items()}
+    borrower = Borrower(kind=kind, name=name.strip(), id_number=id_number.strip(), **fields)
     borrower.full_clean()
     borrower.save()
     own = [(Channel.MOBILE, borrower.phone), (Channel.EMAIL, borrower.email), (Channel.ADDRESS, borrower.address)]

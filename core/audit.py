@@ -7,8 +7,6 @@ from .models import ActivityLog
 from .roles import API_CLIENT
 
 
-
-
 def _actor_fields(actor):
     """A user, an API client (a user in the api-client group) or None / "system" for the system."""
     if actor is None or actor == "system":

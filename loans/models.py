@@ -45,21 +45,25 @@ class LoanProduct(TimeStampedModel):
     min_term_months = models.PositiveSmallIntegerField(_("minimum term (months)"), default=1)
     max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"), default=36)
     max_annual_rate = rate_field(
-        _("maximum annual rate"), default=Decimal("0.240000"),
+        _("maximum annual rate"),
+        default=Decimal("0.240000"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
     monthly_fee_rate = rate_field(
-        _("monthly service fee rate"), default=Decimal("0"),
+        _("monthly service fee rate"),
+        default=Decimal("0"),
         help_text=_("Charged with every instalment, as a fraction of the principal."),
         validators=[MinValueValidator(Decimal("0"))],
     )
     penalty_rate = rate_field(
-        _("penalty (default) interest rate, annual"), default=Decimal("0.180000"),
+        _("penalty (default) interest rate, annual"),
+        default=Decimal("0.180000"),
         help_text=_("Accrued daily on overdue principal."),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
     overdue_charge_cap_rate = rate_field(
-        _("cap on overdue charges, annual"), default=Decimal("0.240000"),
+        _("cap on overdue charges, annual"),
+        default=Decimal("0.240000"),
         help_text=_("Overdue interest, penalty and fees together never exceed this annual rate on the principal."),
         validators=[MinValueValidator(Decimal("0"))],
     )
@@ -67,7 +71,9 @@ class LoanProduct(TimeStampedModel):
         _("grace days"), default=0, help_text=_("Days after the due date before penalty interest starts.")
     )
     allocation_order = models.CharField(
-        _("payment allocation order"), max_length=24, choices=AllocationOrder.choices,
+        _("payment allocation order"),
+        max_length=24,
+        choices=AllocationOrder.choices,
         default=AllocationOrder.CIVIL_CODE_561,
     )
     classify_day = models.PositiveSmallIntegerField(
@@ -111,19 +117,29 @@ class Loan(TimeStampedModel):
     penalty_outstanding = money_field(_("penalty outstanding"))
     overdue_amount = money_field(_("overdue amount"))
     credit_balance = money_field(
-        _("credit balance"), help_text=_("Money received but not yet applied: it pays the next instalments as they fall due.")
+        _("credit balance"),
+        help_text=_("Money received but not yet applied: it pays the next instalments as they fall due."),
     )
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
-    aging_bucket = models.CharField(_("aging bucket"), max_length=2, choices=AgingBucket.choices, default=AgingBucket.M0)
+    aging_bucket = models.CharField(
+        _("aging bucket"), max_length=2, choices=AgingBucket.choices, default=AgingBucket.M0
+    )
     regulatory_class = models.PositiveSmallIntegerField(
         _("regulatory class"), choices=RegulatoryClass.choices, default=RegulatoryClass.NORMAL
     )
     manual_regulatory_class = models.PositiveSmallIntegerField(
-        _("manual regulatory class"), choices=RegulatoryClass.choices, null=True, blank=True,
-        help_text=_("A class set by a credit officer; the effective class is never better than the days-past-due floor."),
+        _("manual regulatory class"),
+        choices=RegulatoryClass.choices,
+        null=True,
+        blank=True,
+        help_text=_(
+            "A class set by a credit officer; the effective class is never better than the days-past-due floor."
+        ),
     )
-    ifrs9_stage = models.PositiveSmallIntegerField(_("IFRS 9 stage"), choices=Ifrs9Stage.choices, default=Ifrs9Stage.STAGE_1)
+    ifrs9_stage = models.PositiveSmallIntegerField(
+        _("IFRS 9 stage"), choices=Ifrs9Stage.choices, default=Ifrs9Stage.STAGE_1
+    )
     balances_as_of = models.DateField(_("balances as of"), null=True, blank=True)
 
     class Meta:
@@ -228,8 +244,12 @@ class Payment(TimeStampedModel):
         "self", verbose_name=_("reverses"), null=True, blank=True, on_delete=models.PROTECT, related_name="reversal"
     )
     posted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("posted by"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("posted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
 
@@ -254,7 +274,9 @@ class PaymentAllocation(models.Model):
     """One line of how a payment was applied: to which instalment, which component, how much, on
     which business day. A reversal adds negative lines."""
 
-    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="allocations")
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="allocations"
+    )
     installment = models.ForeignKey(
         Installment, verbose_name=_("instalment"), on_delete=models.PROTECT, related_name="allocations"
     )
@@ -279,7 +301,10 @@ class Collateral(TimeStampedModel):
     kind = models.CharField(_("kind"), max_length=16, choices=CollateralKind.choices)
     description = models.CharField(_("description"), max_length=300)
     identifier = models.CharField(
-        _("identifier"), max_length=100, blank=True, db_index=True,
+        _("identifier"),
+        max_length=100,
+        blank=True,
+        db_index=True,
         help_text=_("VIN and plate for a vehicle, certificate number for property."),
     )
     owner_name = models.CharField(_("owner"), max_length=200, blank=True)
@@ -287,7 +312,9 @@ class Collateral(TimeStampedModel):
     appraised_on = models.DateField(_("appraised on"), null=True, blank=True)
     lien_registered = models.BooleanField(_("lien registered"), default=False)
     lien_reference = models.CharField(_("lien reference"), max_length=100, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=CollateralStatus.choices, default=CollateralStatus.HELD)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CollateralStatus.choices, default=CollateralStatus.HELD
+    )
 
     class Meta:
         verbose_name = _("collateral")

@@ -92,8 +92,13 @@ def loan_create(
                 actor=actor,
                 action="loans.loan.created",
                 target=loan,
-                after={"principal": principal, "annual_rate": annual_rate, "term_months": term_months,
-                       "product": product.code, "instalments": len(lines)},
+                after={
+                    "principal": principal,
+                    "annual_rate": annual_rate,
+                    "term_months": term_months,
+                    "product": product.code,
+                    "instalments": len(lines),
+                },
             )
     except IntegrityError:
         # Another request booked the same external id first: answer with that one.
@@ -225,8 +230,12 @@ def payment_post(
                 actor=actor,
                 action="loans.payment.posted",
                 target=loan,
-                after={"payment": external_reference, "amount": amount, "value_date": value_date,
-                       "unapplied": payment.unapplied_amount},
+                after={
+                    "payment": external_reference,
+                    "amount": amount,
+                    "value_date": value_date,
+                    "unapplied": payment.unapplied_amount,
+                },
             )
     except IntegrityError:
         # A concurrent post of the same reference won the race: answer with its result.
@@ -254,6 +263,7 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     if payment.kind != PaymentKind.PAYMENT:
         raise ApplicationError(_("A reversal cannot itself be reversed."), field="payment")
     loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
+    payment = Payment.objects.get(pk=payment.pk)  # fresh under the lock: credit may have been applied since
     existing = Payment.objects.filter(reverses=payment).first()
     if existing is not None:
         return existing, False
@@ -272,14 +282,15 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         posted_by=_user_or_none(actor),
         note=reason[:300],
     )
-    net = (
-        payment.allocations.values("installment_id", "component")
-        .annotate(total=Sum("amount"))
-        .filter(total__gt=0)
-    )
+    net = payment.allocations.values("installment_id", "component").annotate(total=Sum("amount")).filter(total__gt=0)
     lines = [
-        PaymentAllocation(payment=reversal, installment_id=row["installment_id"], component=row["component"],
-                          amount=-row["total"], applied_on=today)
+        PaymentAllocation(
+            payment=reversal,
+            installment_id=row["installment_id"],
+            component=row["component"],
+            amount=-row["total"],
+            applied_on=today,
+        )
         for row in net
     ]
     _book_lines(lines)
@@ -292,8 +303,7 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         action="loans.payment.reversed",
         target=loan,
         reason=reason,
-        data={"payment": payment.external_reference, "reversal": reversal.external_reference,
-              "amount": payment.amount},
+        data={"payment": payment.external_reference, "reversal": reversal.external_reference, "amount": payment.amount},
     )
     return reversal, True
 
@@ -312,8 +322,9 @@ def _apply_credit(loan, *, as_of):
     first pays what was due on its value date; what is left pays each later instalment on its due
     date, up to `as_of`. Lines are dated accordingly, so a re-run for a past date sees them right."""
     payments = list(
-        Payment.objects.filter(loan=loan, kind=PaymentKind.PAYMENT, unapplied_amount__gt=0, reversal__isnull=True)
-        .order_by("value_date", "id")
+        Payment.objects.filter(
+            loan=loan, kind=PaymentKind.PAYMENT, unapplied_amount__gt=0, reversal__isnull=True
+        ).order_by("value_date", "id")
     )
     if not payments:
         return
@@ -333,8 +344,13 @@ def _apply_credit(loan, *, as_of):
             items = _open_items([i for i in installments if i.due_date <= day], lines)
             allocated, left = rules.allocate(left, items, order)
             lines += [
-                PaymentAllocation(payment=payment, installment_id=a.installment_id, component=a.component,
-                                  amount=a.amount, applied_on=day)
+                PaymentAllocation(
+                    payment=payment,
+                    installment_id=a.installment_id,
+                    component=a.component,
+                    amount=a.amount,
+                    applied_on=day,
+                )
                 for a in allocated
             ]
         if left != payment.unapplied_amount:
@@ -378,7 +394,9 @@ def _book_lines(lines):
             installment.status = InstallmentStatus.PAID
             installment.paid_on = max(line.applied_on for line in by_installment[installment.pk])
         else:
-            installment.status = InstallmentStatus.PARTIALLY_PAID if installment.total_paid > 0 else InstallmentStatus.PENDING
+            installment.status = (
+                InstallmentStatus.PARTIALLY_PAID if installment.total_paid > 0 else InstallmentStatus.PENDING
+            )
             installment.paid_on = None
     Installment.objects.bulk_update(
         installments, [paid for _c, _d, paid in Installment.COMPONENT_FIELDS] + ["status", "paid_on"]
@@ -401,7 +419,9 @@ def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
     unpaid_interest = Sum("interest_due") - Sum("interest_paid")
     unpaid_fee = Sum("fee_due") - Sum("fee_paid")
     unpaid_penalty = Sum("penalty_accrued") - Sum("penalty_paid")
-    totals = live.aggregate(principal=unpaid_principal, interest=unpaid_interest, fee=unpaid_fee, penalty=unpaid_penalty)
+    totals = live.aggregate(
+        principal=unpaid_principal, interest=unpaid_interest, fee=unpaid_fee, penalty=unpaid_penalty
+    )
     overdue = live.filter(due_date__lt=as_of).exclude(status=InstallmentStatus.PAID)
     overdue_totals = overdue.aggregate(
         amount=unpaid_principal + unpaid_interest + unpaid_fee + unpaid_penalty,

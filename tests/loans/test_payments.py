@@ -1,0 +1,355 @@
+import random
+import threading
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.db.models import Sum
+
+from core.errors import ApplicationError
+from core.models import ActivityLog
+from loans.choices import AllocationOrder, Component, InstallmentStatus, LoanStatus, PaymentChannel
+from loans.models import Installment, Loan, Payment, PaymentAllocation
+from loans.services import loan_apply_credit, payment_post, payment_reverse
+from tests.loans.factories import make_loan
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+pytestmark = pytest.mark.django_db
+
+
+def at(day, hour=10):
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def today():
+    """Business day 2026-04-20: the loan below (disbursed 2026-01-15, due on the 15th) has three
+    instalments past due."""
+    with time_machine.travel(at(date(2026, 4, 20)), tick=False):
+        yield date(2026, 4, 20)
+
+
+def post(loan, amount, ref, **kwargs):
+    kwargs.setdefault("channel", PaymentChannel.BANK_TRANSFER)
+    return payment_post(actor="system", loan=loan, amount=Decimal(amount), external_reference=ref, **kwargs)
+
+
+def schedule(loan):
+    return list(loan.installments.order_by("seq"))
+
+
+def test_civil_code_order_pays_all_overdue_interest_before_any_principal(today):
+    loan = make_loan()
+    first, second, third, *_ = schedule(loan)
+    overdue_interest = first.interest_due + second.interest_due + third.interest_due
+
+    payment, created = post(loan, overdue_interest + Decimal("100.00"), "P-1")
+
+    assert created
+    first, second, third, fourth, *_ = schedule(loan)
+    assert [i.interest_paid for i in (first, second, third)] == [i.interest_due for i in (first, second, third)]
+    assert first.principal_paid == Decimal("100.00")  # oldest principal next
+    assert second.principal_paid == third.principal_paid == 0
+    assert fourth.interest_paid == 0  # not due yet
+    lines = payment.allocations.values_list("component", flat=True)
+    assert list(lines).count(Component.INTEREST) == 3
+
+
+def test_installment_first_order_settles_the_oldest_instalment_in_full(today):
+    loan = make_loan(allocation_order=AllocationOrder.INSTALLMENT_FIRST)
+    first, second, *_ = schedule(loan)
+
+    post(loan, first.total_due + Decimal("50.00"), "P-1")
+
+    first, second, *_ = schedule(loan)
+    assert first.status == InstallmentStatus.PAID and first.paid_on == today
+    assert second.interest_paid == Decimal("50.00") and second.principal_paid == 0
+
+
+def test_partial_payment_leaves_the_instalment_partially_paid_and_the_loan_overdue(today):
+    loan = make_loan()
+    overdue_before = loan.overdue_amount
+
+    post(loan, "200.00", "P-1")
+
+    loan.refresh_from_db()
+    first = schedule(loan)[0]
+    assert first.status == InstallmentStatus.PARTIALLY_PAID
+    assert loan.status == LoanStatus.OVERDUE
+    assert loan.days_past_due == (today - date(2026, 2, 15)).days
+    assert loan.overdue_since == date(2026, 2, 16)
+    assert first.interest_paid == first.interest_due == Decimal("120.00")  # interest before principal
+    assert loan.overdue_amount == overdue_before - Decimal("200.00")
+
+
+def test_paying_all_arrears_cures_the_loan(today):
+    loan = make_loan()
+    post(loan, loan.overdue_amount, "P-1")
+    loan.refresh_from_db()
+    assert loan.overdue_amount == 0 and loan.days_past_due == 0 and loan.aging_bucket == "M0"
+    assert loan.status == LoanStatus.ACTIVE
+    assert [i.status for i in schedule(loan)[:3]] == [InstallmentStatus.PAID] * 3
+
+
+def test_posting_the_same_payment_twice_changes_nothing_the_second_time(today):
+    loan = make_loan()
+    first, created = post(loan, "500.00", "GW-20260420-0001")
+    counts = (Payment.objects.count(), PaymentAllocation.objects.count(), ActivityLog.objects.count())
+    loan.refresh_from_db()
+    balances = (loan.overdue_amount, loan.principal_outstanding, loan.interest_outstanding)
+
+    again, created_again = post(loan, "500.00", "GW-20260420-0001")
+
+    loan.refresh_from_db()
+    assert created and not created_again
+    assert again.pk == first.pk
+    assert (Payment.objects.count(), PaymentAllocation.objects.count(), ActivityLog.objects.count()) == counts
+    assert (loan.overdue_amount, loan.principal_outstanding, loan.interest_outstanding) == balances
+
+
+def test_the_same_reference_for_a_different_amount_is_refused(today):
+    loan = make_loan()
+    post(loan, "500.00", "GW-1")
+    with pytest.raises(ApplicationError) as error:
+        post(loan, "600.00", "GW-1")
+    assert error.value.code == "conflict" and error.value.field == "external_reference"
+    assert Payment.objects.count() == 1
+
+
+def test_overpayment_is_kept_as_credit_and_pays_the_next_instalments_as_they_fall_due(today):
+    loan = make_loan()
+    fourth = schedule(loan)[3]
+    post(loan, loan.overdue_amount + Decimal("2000.00"), "P-1")
+    loan.refresh_from_db()
+    assert loan.credit_balance == Decimal("2000.00")
+    assert schedule(loan)[3].total_paid == 0  # not due yet: the money waits
+
+    with time_machine.travel(at(fourth.due_date), tick=False):
+        loan_apply_credit(loan=loan)
+
+    loan.refresh_from_db()
+    fourth = schedule(loan)[3]
+    assert fourth.status == InstallmentStatus.PAID and fourth.paid_on == date(2026, 5, 15)
+    assert loan.credit_balance == Decimal("2000.00") - fourth.total_due
+    assert fourth.allocations.get(component=Component.PRINCIPAL).applied_on == date(2026, 5, 15)
+
+
+def test_paying_more_than_everything_pays_off_the_loan_and_keeps_the_rest_as_credit(today):
+    loan = make_loan(principal="1000.00", term_months=3, disbursed_on=date(2026, 1, 15))
+    total = loan.total_outstanding
+    post(loan, total + Decimal("12.34"), "P-1")
+    with time_machine.travel(at(date(2026, 4, 16)), tick=False):
+        loan_apply_credit(loan=loan)
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.PAID_OFF and loan.closed_on == date(2026, 4, 20)
+    assert loan.credit_balance == Decimal("12.34")
+    with pytest.raises(ApplicationError) as error:
+        post(loan, "1.00", "P-2")
+    assert error.value.code == "loan_closed"
+
+
+def test_a_backdated_payment_is_dated_on_its_value_date(today):
+    loan = make_loan()
+    first = schedule(loan)[0]
+    post(loan, first.total_due, "P-1", received_at=at(date(2026, 2, 15), hour=23))
+    first = schedule(loan)[0]
+    assert first.paid_on == date(2026, 2, 15)
+    loan.refresh_from_db()
+    assert loan.overdue_since == date(2026, 3, 16)
+
+
+def test_money_paid_early_goes_to_each_instalment_on_its_due_date(today):
+    loan = make_loan()
+    first, second, *_ = schedule(loan)
+    # Paid a week before the first due date, enough for two instalments.
+    post(loan, first.total_due + second.total_due, "P-1", received_at=at(date(2026, 2, 8)))
+    first, second, third, *_ = schedule(loan)
+    assert (first.paid_on, second.paid_on) == (date(2026, 2, 15), date(2026, 3, 15))
+    assert third.total_paid == 0
+
+
+def test_reversal_is_a_new_negative_entry_that_reopens_what_the_payment_paid(today):
+    loan = make_loan()
+    before = loan.overdue_amount
+    payment, _ = post(loan, before, "P-1")
+    loan.refresh_from_db()
+    assert loan.overdue_amount == 0
+
+    reversal, created = payment_reverse(actor="system", payment=payment, reason="Bounced by the bank")
+
+    loan.refresh_from_db()
+    assert created and reversal.amount == -payment.amount and reversal.reverses == payment
+    assert loan.overdue_amount == before and loan.status == LoanStatus.OVERDUE
+    assert all(i.total_paid == 0 and i.status == InstallmentStatus.PENDING for i in schedule(loan))
+    assert Payment.objects.filter(pk=payment.pk, amount=payment.amount).exists()  # the original is untouched
+    assert reversal.allocations.aggregate(total=Sum("amount"))["total"] == -payment.amount
+
+    again, created_again = payment_reverse(actor="system", payment=payment, reason="Bounced by the bank")
+    assert again.pk == reversal.pk and not created_again
+    with pytest.raises(ApplicationError):
+        payment_reverse(actor="system", payment=reversal, reason="oops")
+
+
+def test_reversing_a_payment_that_paid_off_the_loan_reopens_it(today):
+    loan = make_loan(principal="1000.00", term_months=3)
+    payment, _ = post(loan, loan.total_outstanding, "P-1")
+    with time_machine.travel(at(date(2026, 4, 16)), tick=False):
+        loan_apply_credit(loan=loan)
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.PAID_OFF
+    payment_reverse(actor="system", payment=payment, reason="Chargeback")
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.OVERDUE and loan.closed_on is None and loan.credit_balance == 0
+
+
+def test_reversing_money_held_as_credit_takes_the_credit_back(today):
+    loan = make_loan()
+    payment, _ = post(loan, loan.overdue_amount + Decimal("300.00"), "P-1")
+    payment_reverse(actor="system", payment=payment, reason="Duplicate transfer")
+    loan.refresh_from_db()
+    assert loan.credit_balance == 0
+    with time_machine.travel(at(date(2026, 5, 16)), tick=False):
+        loan_apply_credit(loan=loan)
+    assert schedule(loan)[3].total_paid == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "field"),
+    [
+        (Decimal("0"), "amount"),
+        (Decimal("-5.00"), "amount"),
+        (Decimal("1.005"), "amount"),
+        (12.5, "amount"),
+        ("abc", "amount"),
+    ],
+)
+def test_bad_amounts_are_refused_and_nothing_is_written(today, amount, field):
+    loan = make_loan()
+    with pytest.raises(ApplicationError) as error:
+        payment_post(actor="system", loan=loan, amount=amount, external_reference="P-1", channel="bank_transfer")
+    assert error.value.field == field
+    assert not Payment.objects.exists()
+
+
+def test_other_refusals_name_their_field(today):
+    loan = make_loan()
+    cases = [
+        ({"currency": "USD"}, "currency"),
+        ({"received_at": at(date(2026, 5, 1))}, "received_at"),
+        ({"received_at": at(date(2026, 1, 1))}, "received_at"),
+        ({"received_at": datetime(2026, 4, 1, 10)}, "received_at"),
+        ({"external_reference": ""}, "external_reference"),
+    ]
+    for kwargs, field in cases:
+        kwargs.setdefault("external_reference", "P-1")
+        with pytest.raises(ApplicationError) as error:
+            payment_post(actor="system", loan=loan, amount=Decimal("10.00"), channel="cash", **kwargs)
+        assert error.value.field == field, kwargs
+    assert not Payment.objects.exists()
+
+
+def test_a_posted_payment_is_audited(today):
+    loan = make_loan()
+    post(loan, "88.00", "P-1")
+    entry = ActivityLog.objects.get(action="loans.payment.posted")
+    assert entry.target_id == str(loan.pk) and entry.actor_label == "system"
+    assert entry.after["amount"] == "88.00"
+
+
+def ledger_balances(loan, as_of):
+    """Balances recomputed independently: schedule amounts minus the allocation lines."""
+    paid = defaultdict(Decimal)
+    for line in PaymentAllocation.objects.filter(installment__loan=loan):
+        paid[(line.installment_id, line.component)] += line.amount
+    principal = interest = fees = overdue = Decimal("0.00")
+    oldest_unpaid = None
+    for inst in Installment.objects.filter(loan=loan):
+        owed = {
+            Component.PRINCIPAL: inst.principal_due - paid[(inst.pk, Component.PRINCIPAL)],
+            Component.INTEREST: inst.interest_due - paid[(inst.pk, Component.INTEREST)],
+            Component.FEE: inst.fee_due - paid[(inst.pk, Component.FEE)],
+        }
+        assert all(v >= 0 for v in owed.values())
+        principal += owed[Component.PRINCIPAL]
+        interest += owed[Component.INTEREST]
+        fees += owed[Component.FEE]
+        if inst.due_date < as_of and sum(owed.values()) > 0:
+            overdue += sum(owed.values())
+            oldest_unpaid = min(oldest_unpaid or inst.due_date, inst.due_date)
+        # The instalment's own paid fields agree with its lines.
+        assert inst.principal_paid == paid[(inst.pk, Component.PRINCIPAL)]
+        assert inst.interest_paid == paid[(inst.pk, Component.INTEREST)]
+        assert inst.fee_paid == paid[(inst.pk, Component.FEE)]
+    received = Payment.objects.filter(loan=loan).aggregate(total=Sum("amount"))["total"] or 0
+    allocated = PaymentAllocation.objects.filter(payment__loan=loan).aggregate(total=Sum("amount"))["total"] or 0
+    return {
+        "principal_outstanding": principal,
+        "interest_outstanding": interest,
+        "fees_outstanding": fees,
+        "overdue_amount": overdue,
+        "credit_balance": Decimal(received - allocated).quantize(Decimal("0.01")),  # SQLite sums in binary
+        "days_past_due": (as_of - oldest_unpaid).days if oldest_unpaid else 0,
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_balances_match_the_ledger_after_random_payment_sequences(seed):
+    rng = random.Random(seed)
+    loan = make_loan(
+        principal=str(rng.randint(1000, 50000)),
+        term_months=rng.choice([3, 6, 12]),
+        monthly_fee_rate=Decimal(rng.choice(["0", "0.002"])),
+        allocation_order=rng.choice(list(AllocationOrder)),
+    )
+    day, payments = date(2026, 1, 20), []
+    for step in range(25):
+        day += timedelta(days=rng.randint(1, 25))
+        with time_machine.travel(at(day), tick=False):
+            action = rng.random()
+            if action < 0.7 and not Loan.objects.get(pk=loan.pk).is_closed:
+                amount = Decimal(rng.randint(1, 300000)) / 100
+                payment, _ = post(loan, amount, f"S{seed}-{step}")
+                payments.append(payment)
+            elif action < 0.85 and payments:
+                payment_reverse(actor="system", payment=rng.choice(payments), reason="random reversal")
+            else:
+                loan_apply_credit(loan=loan)
+            loan.refresh_from_db()
+            expected = ledger_balances(loan, loan.balances_as_of)  # a no-op (repeat reversal) refreshes nothing
+            actual = {field: getattr(loan, field) for field in expected}
+            assert actual == expected, (
+                seed,
+                step,
+                [(i.seq, i.due_date, i.status, i.total_outstanding) for i in schedule(loan)],
+            )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_of_the_same_reference_book_one_payment():
+    with time_machine.travel(at(date(2026, 4, 20)), tick=False):
+        loan = make_loan()
+    results, errors = [], []
+
+    def worker():
+        try:
+            with time_machine.travel(at(date(2026, 4, 20)), tick=False):
+                results.append(post(loan, "700.00", "RACE-1"))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert Payment.objects.filter(external_reference="RACE-1").count() == 1
+    assert sum(created for _p, created in results) == 1
+    assert PaymentAllocation.objects.aggregate(total=Sum("amount"))["total"] == Decimal("700.00")
