@@ -16,3 +16,5 @@ for _key in ("data_folder_in", "data_folder_out", "control_folder", "processed_f
     _folder = (app.conf.broker_transport_options or {}).get(_key)
     if _folder:
         Path(_folder).mkdir(parents=True, exist_ok=True)
+if str(app.conf.result_backend or "").startswith("file://"):
+    Path(app.conf.result_backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
