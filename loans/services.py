@@ -282,16 +282,17 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         posted_by=_user_or_none(actor),
         note=reason[:300],
     )
-    net = payment.allocations.values("installment_id", "component").annotate(total=Sum("amount")).filter(total__gt=0)
+    # Mirror every line with its own date: as of any business day the pair nets to nothing, so a
+    # re-run of a past day sees the bounced payment as never having happened.
     lines = [
         PaymentAllocation(
             payment=reversal,
-            installment_id=row["installment_id"],
-            component=row["component"],
-            amount=-row["total"],
-            applied_on=today,
+            installment_id=line.installment_id,
+            component=line.component,
+            amount=-line.amount,
+            applied_on=line.applied_on,
         )
-        for row in net
+        for line in payment.allocations.all()
     ]
     _book_lines(lines)
     if loan.status == LoanStatus.PAID_OFF:

@@ -187,6 +187,11 @@ def test_reversal_is_a_new_negative_entry_that_reopens_what_the_payment_paid(tod
     assert all(i.total_paid == 0 and i.status == InstallmentStatus.PENDING for i in schedule(loan))
     assert Payment.objects.filter(pk=payment.pk, amount=payment.amount).exists()  # the original is untouched
     assert reversal.allocations.aggregate(total=Sum("amount"))["total"] == -payment.amount
+    # Each line is taken back on the day it took effect: as of any date the pair nets to zero.
+    taken_back = sorted((a.installment_id, a.component, a.applied_on, -a.amount) for a in reversal.allocations.all())
+    assert taken_back == sorted(
+        (a.installment_id, a.component, a.applied_on, a.amount) for a in payment.allocations.all()
+    )
 
     again, created_again = payment_reverse(actor="system", payment=payment, reason="Bounced by the bank")
     assert again.pk == reversal.pk and not created_again
