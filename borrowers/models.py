@@ -127,7 +127,7 @@ class ContactPoint(TimeStampedModel):
     class Meta:
         verbose_name = _("contact point")
         verbose_name_plural = _("contact points")
-        ordering = ["borrower", "relation", "channel", "id"]
+        ordering = ["borrower_id", "relation", "channel", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["borrower", "channel", "value", "relation"], name="contact_point_unique_per_borrower"

@@ -17,14 +17,21 @@ def borrower_create(*, actor, kind, name, id_number, **fields) -> Borrower:
     borrower = Borrower(kind=kind, name=name.strip(), id_number=id_number.strip(), **fields)
     borrower.full_clean()
     borrower.save()
+    borrower_add_own_contact_points(borrower=borrower)
+    log_action(actor=actor, action="borrowers.borrower.created", target=borrower, after=_snapshot(borrower))
+    return borrower
+
+
+def borrower_add_own_contact_points(*, borrower: Borrower) -> None:
+    """The borrower's own phone, e-mail and address as contact points, skipping any already on file
+    (the admin's inline may have added them)."""
     own = [(Channel.MOBILE, borrower.phone), (Channel.EMAIL, borrower.email), (Channel.ADDRESS, borrower.address)]
+    on_file = set(borrower.contact_points.filter(relation=Relation.SELF).values_list("channel", "value"))
     ContactPoint.objects.bulk_create(
         ContactPoint(borrower=borrower, channel=channel, value=value, relation=Relation.SELF)
         for channel, value in own
-        if value
+        if value and (channel, value) not in on_file
     )
-    log_action(actor=actor, action="borrowers.borrower.created", target=borrower, after=_snapshot(borrower))
-    return borrower
 
 
 @transaction.atomic

@@ -191,7 +191,7 @@ class Installment(models.Model):
     class Meta:
         verbose_name = _("instalment")
         verbose_name_plural = _("instalments")
-        ordering = ["loan", "schedule_version", "seq"]
+        ordering = ["loan_id", "schedule_version", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["loan", "schedule_version", "seq"], name="installment_unique_seq"),
         ]
@@ -287,7 +287,7 @@ class PaymentAllocation(models.Model):
     class Meta:
         verbose_name = _("payment allocation")
         verbose_name_plural = _("payment allocations")
-        ordering = ["payment", "id"]
+        ordering = ["payment_id", "id"]
 
     def __str__(self):
         return f"{self.payment_id} → {self.installment_id} {self.component} {self.amount}"
@@ -319,7 +319,7 @@ class Collateral(TimeStampedModel):
     class Meta:
         verbose_name = _("collateral")
         verbose_name_plural = _("collateral")
-        ordering = ["loan", "id"]
+        ordering = ["loan_id", "id"]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.description}"

@@ -411,10 +411,13 @@ def _user_or_none(actor):
 # --- Balances ---------------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
-    """Recompute one loan's denormalised balances from its instalments and payments (two aggregate
-    queries). The daily run does the same for the whole book in set-based SQL."""
+    """Recompute one loan's denormalised balances from its instalments and payments (a few aggregate
+    queries), under the loan's row lock so no payment interleaves. The daily run does the same for the
+    whole book in set-based SQL."""
     as_of = as_of or business_today()
+    Loan.objects.select_for_update().filter(pk=loan.pk).values_list("pk", flat=True).get()
     live = loan.installments.exclude(status=InstallmentStatus.SUPERSEDED)
     unpaid_principal = Sum("principal_due") - Sum("principal_paid")
     unpaid_interest = Sum("interest_due") - Sum("interest_paid")
