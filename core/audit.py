@@ -21,8 +21,8 @@ def _actor_fields(actor):
     }
 
 
-def log_action(*, actor, action, target=None, reason="", before=None, after=None, data=None):
-    """Append one audit entry. `action` is a dotted code such as `loans.payment.posted`."""
+def build_entry(*, actor, action, target=None, reason="", before=None, after=None, data=None) -> ActivityLog:
+    """An unsaved audit entry, for batch work that writes many with one bulk_create."""
     target_fields = {}
     if target is not None:
         target_fields = {
@@ -30,7 +30,7 @@ def log_action(*, actor, action, target=None, reason="", before=None, after=None
             "target_id": str(target.pk),
             "target_repr": str(target)[:255],
         }
-    return ActivityLog.objects.create(
+    return ActivityLog(
         action=action,
         reason=reason or "",
         before=before,
@@ -39,3 +39,10 @@ def log_action(*, actor, action, target=None, reason="", before=None, after=None
         **_actor_fields(actor),
         **target_fields,
     )
+
+
+def log_action(*, actor, action, target=None, reason="", before=None, after=None, data=None) -> ActivityLog:
+    """Append one audit entry. `action` is a dotted code such as `loans.payment.posted`."""
+    entry = build_entry(actor=actor, action=action, target=target, reason=reason, before=before, after=after, data=data)
+    entry.save()
+    return entry

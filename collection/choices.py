@@ -1,0 +1,103 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CaseState(models.TextChoices):
+    EARLY_WARNING = "early_warning", _("Early warning")
+    MINOR = "minor", _("Minor overdue")
+    SERIOUS = "serious", _("Serious overdue")
+    RESTRUCTURING = "restructuring", _("Restructuring")
+    MONITORING = "monitoring", _("Monitoring")
+    LEGAL = "legal", _("Legal action")
+    ON_HOLD = "on_hold", _("On hold")
+    RESOLVED = "resolved", _("Resolved")
+    WRITTEN_OFF = "written_off", _("Written off")
+    TRANSFERRED = "transferred", _("Transferred")
+
+    @classmethod
+    def open_states(cls):
+        return [s for s in cls if s not in cls.closed_states()]
+
+    @classmethod
+    def closed_states(cls):
+        return [cls.RESOLVED, cls.WRITTEN_OFF, cls.TRANSFERRED]
+
+
+class Severity(models.TextChoices):
+    UNCLASSIFIED = "", _("Not yet classified")
+    MINOR = "minor", _("Minor")
+    SERIOUS = "serious", _("Serious")
+
+
+class ContactChannel(models.TextChoices):
+    CALL = "call", _("Phone call")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    LETTER = "letter", _("Letter")
+    FIELD_VISIT = "field_visit", _("Field visit")
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", _("Outbound")
+    INBOUND = "inbound", _("Inbound")
+
+
+class Party(models.TextChoices):
+    BORROWER = "borrower", _("Borrower")
+    GUARANTOR = "guarantor", _("Guarantor")
+    THIRD_PARTY = "third_party", _("Third party")
+
+
+class ContactOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    REFUSED = "refused", _("Refused to pay")
+    PROMISED = "promised", _("Promised to pay")
+    DISPUTED = "disputed", _("Disputed the debt")
+    HARDSHIP = "hardship", _("Hardship claimed")
+    DECEASED = "deceased", _("Reported deceased")
+
+    @classmethod
+    def failed(cls):
+        """Outcomes in which nobody was reached: three in a row make the borrower unreachable."""
+        return [cls.NO_ANSWER, cls.WRONG_NUMBER]
+
+
+class PromiseStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    KEPT = "kept", _("Kept")
+    PARTIALLY_KEPT = "partially_kept", _("Partially kept")
+    BROKEN = "broken", _("Broken")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class HoldReason(models.TextChoices):
+    DISPUTE = "dispute", _("Dispute")
+    COMPLAINT = "complaint", _("Complaint")
+    DECEASED = "deceased", _("Deceased")
+    BANKRUPTCY = "bankruptcy", _("Bankruptcy")
+
+
+class ResolutionReason(models.TextChoices):
+    CURED = "cured", _("Cured: nothing overdue")
+    PAID_IN_FULL = "paid_in_full", _("Paid in full")
+    RESTRUCTURED = "restructured", _("Restructuring completed")
+    RECOVERED = "recovered", _("Recovered through legal action")
+    SETTLED = "settled", _("Settled")
+
+
+class ApprovalAction(models.TextChoices):
+    """Actions that need a manager's approval (maker-checker)."""
+
+    DEESCALATE = "deescalate", _("De-escalate to minor")
+    REFER_TO_LEGAL = "refer_to_legal", _("Refer to legal action")
+    WRITE_OFF = "write_off", _("Write off")
+    TRANSFER = "transfer", _("Transfer (debt sale)")
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")

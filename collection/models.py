@@ -1,0 +1,300 @@
+"""Collection cases and what happens on them: contacts, promises to pay, approvals.
+
+A case's state changes only through the services in collection/services.py, which lock the row, call
+the thin django-fsm transition below, save, and write the audit log. `protected=True` means nothing
+can assign the state directly; `ConcurrentTransitionMixin` makes a save fail when another request
+changed the state since this one read it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from core.fields import money_field
+from core.models import TimeStampedModel
+from loans.models import Loan, LoanProduct
+
+from .choices import (
+    ApprovalAction,
+    ApprovalStatus,
+    CaseState,
+    ContactChannel,
+    ContactOutcome,
+    Direction,
+    HoldReason,
+    Party,
+    PromiseStatus,
+    ResolutionReason,
+    Severity,
+)
+
+S = CaseState
+OPEN = [s.value for s in CaseState.open_states()]
+WORKABLE = [S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.RESTRUCTURING, S.MONITORING, S.LEGAL]
+
+
+class Team(TimeStampedModel):
+    """Officers who work the cases of some products; new cases are spread over its members."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    products = models.ManyToManyField(
+        LoanProduct, verbose_name=_("products served"), related_name="collection_teams", blank=True
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("officers"), related_name="collection_teams", blank=True
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("team lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_collection_teams",
+    )
+
+    class Meta:
+        verbose_name = _("collection team")
+        verbose_name_plural = _("collection teams")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
+    """The collection of one loan's overdue, from the first overdue day to resolution, write-off or
+    transfer. At most one open case per loan (a partial unique constraint)."""
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="collection_cases")
+    state = FSMField(_("state"), max_length=16, choices=CaseState.choices, default=S.EARLY_WARNING, protected=True)
+    # Bumped by every transition: a step taken on a stale view of the case (even one whose state
+    # looks the same, say after a grace period was granted) is refused as a conflict.
+    version = models.PositiveIntegerField(_("version"), default=0)
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices, blank=True, default="")
+    classification_reasons = models.JSONField(_("classification reasons"), default=list, blank=True)
+    classified_by_officer = models.BooleanField(_("classified by an officer"), default=False)
+    override_reason = models.TextField(_("override reason"), blank=True)
+    classified_at = models.DateTimeField(_("classified at"), null=True, blank=True)
+
+    team = models.ForeignKey(Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL)
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("officer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="collection_cases",
+    )
+    priority_score = models.PositiveIntegerField(_("priority"), default=0)
+
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    resolution_reason = models.CharField(
+        _("resolution"), max_length=16, choices=ResolutionReason.choices, blank=True, default=""
+    )
+    days_past_due_at_open = models.PositiveIntegerField(_("days past due at opening"), default=0)
+    overdue_amount_at_open = money_field(_("overdue amount at opening"))
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    overdue_amount = money_field(_("overdue amount"))
+
+    next_action_at = models.DateTimeField(_("next action at"), null=True, blank=True)
+    grace_until = models.DateField(_("grace until"), null=True, blank=True)
+    hold_reason = models.CharField(_("hold reason"), max_length=16, choices=HoldReason.choices, blank=True, default="")
+    held_from_state = models.CharField(_("state before hold"), max_length=16, choices=CaseState.choices, blank=True)
+
+    # What the contacts have shown; the classification rules read these.
+    last_contact_at = models.DateTimeField(_("last contact at"), null=True, blank=True)
+    last_reached_at = models.DateTimeField(_("borrower last reached at"), null=True, blank=True)
+    unreachable = models.BooleanField(_("unreachable"), default=False)
+    refused_to_pay = models.BooleanField(_("refused to pay"), default=False)
+    hardship_documented = models.BooleanField(_("hardship documented"), default=False)
+    suspected_evasion = models.BooleanField(_("suspected evasion"), default=False)
+    collateral_at_risk = models.BooleanField(_("collateral at risk"), default=False)
+    broken_promises = models.PositiveSmallIntegerField(_("broken promises"), default=0)
+    kept_promises = models.PositiveSmallIntegerField(_("kept promises"), default=0)
+
+    class Meta:
+        verbose_name = _("collection case")
+        verbose_name_plural = _("collection cases")
+        ordering = ["-priority_score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan"], condition=Q(state__in=OPEN), name="one_open_case_per_loan"),
+        ]
+        indexes = [
+            models.Index(fields=["officer", "state", "-priority_score"]),
+            models.Index(fields=["state", "-priority_score"]),
+        ]
+        permissions = [
+            ("manage_cases", _("Can de-escalate, reassign, write off and transfer cases")),
+            ("unmask_pii", _("Can see ID numbers and phone numbers unmasked")),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.loan.external_id if self.loan_id else ''}".strip()
+
+    @property
+    def is_open(self):
+        return self.state in OPEN
+
+    # --- Transitions: guards and field changes only; collection/services.py does the rest. ----------
+
+    @transition(field=state, source=S.EARLY_WARNING, target=RETURN_VALUE(S.MINOR, S.SERIOUS))
+    def classify(self, severity):
+        self.severity = severity
+        return severity
+
+    @transition(field=state, source=S.MINOR, target=S.SERIOUS)
+    def escalate(self):
+        self.severity = Severity.SERIOUS
+
+    @transition(field=state, source=S.SERIOUS, target=S.MINOR)
+    def deescalate(self):
+        self.severity = Severity.MINOR
+
+    @transition(field=state, source=S.MINOR, target=S.MINOR)
+    def grant_grace(self, until):
+        self.grace_until = until
+
+    @transition(field=state, source=[S.MINOR, S.SERIOUS], target=S.RESTRUCTURING)
+    def propose_plan(self):
+        pass
+
+    @transition(field=state, source=S.RESTRUCTURING, target=RETURN_VALUE(S.MINOR, S.SERIOUS))
+    def reject_plan(self):
+        return self.severity or S.MINOR
+
+    @transition(field=state, source=S.RESTRUCTURING, target=S.MONITORING)
+    def activate_plan(self):
+        pass
+
+    @transition(field=state, source=S.MONITORING, target=S.SERIOUS)
+    def default_plan(self):
+        self.severity = Severity.SERIOUS
+
+    @transition(field=state, source=S.SERIOUS, target=S.LEGAL)
+    def refer_to_legal(self):
+        pass
+
+    @transition(field=state, source=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.MONITORING, S.LEGAL], target=S.RESOLVED)
+    def resolve(self, reason, on):
+        self.resolution_reason, self.closed_on = reason, on
+
+    @transition(field=state, source=[S.SERIOUS, S.LEGAL], target=S.WRITTEN_OFF)
+    def write_off(self, on):
+        self.closed_on = on
+
+    @transition(field=state, source=OPEN, target=S.TRANSFERRED)
+    def transfer(self, on):
+        self.closed_on = on
+
+    @transition(field=state, source=WORKABLE, target=S.ON_HOLD)
+    def hold(self, reason):
+        self.held_from_state, self.hold_reason = self.state, reason
+
+    @transition(field=state, source=S.ON_HOLD, target=RETURN_VALUE(*WORKABLE))
+    def release(self):
+        back, self.held_from_state, self.hold_reason = self.held_from_state, "", ""
+        return back
+
+
+class ContactAttempt(TimeStampedModel):
+    """One attempt to reach someone about a case, by whom, how, and what came of it."""
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="contact_attempts"
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
+    party = models.CharField(_("party"), max_length=16, choices=Party.choices, default=Party.BORROWER)
+    contact_point = models.ForeignKey(
+        "borrowers.ContactPoint", verbose_name=_("contact point"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    attempted_at = models.DateTimeField(_("attempted at"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=ContactOutcome.choices)
+    note = models.TextField(_("note"), blank=True)
+    recording_reference = models.CharField(_("recording reference"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("contact attempt")
+        verbose_name_plural = _("contact attempts")
+        ordering = ["-attempted_at", "-id"]
+        indexes = [models.Index(fields=["case", "-attempted_at"])]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.attempted_at:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
+
+
+class PromiseToPay(TimeStampedModel):
+    """The borrower's promise to pay an amount by a date; the daily run judges it from payments."""
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="promises")
+    amount = money_field(_("amount"))
+    promised_for = models.DateField(_("promised for"))
+    status = models.CharField(_("status"), max_length=16, choices=PromiseStatus.choices, default=PromiseStatus.PENDING)
+    paid_amount = money_field(_("paid by the date"))
+    judged_on = models.DateField(_("judged on"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        ordering = ["-promised_for", "-id"]
+        indexes = [models.Index(fields=["status", "promised_for"])]
+
+    def __str__(self):
+        return f"¥{self.amount} @ {self.promised_for}"
+
+
+class Approval(TimeStampedModel):
+    """Maker-checker: an action one person asks for and a manager (never the same person) decides."""
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="approvals")
+    action = models.CharField(_("action"), max_length=16, choices=ApprovalAction.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"))
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        verbose_name = _("approval")
+        verbose_name_plural = _("approvals")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "action"], condition=Q(status="pending"), name="one_pending_approval_per_action"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} #{self.case_id} ({self.get_status_display()})"

@@ -1,0 +1,44 @@
+from datetime import date
+
+from django.contrib.auth.models import Group, User
+
+from collection.choices import CaseState, Severity
+from collection.models import CollectionCase
+from core import roles
+from tests.loans.factories import make_loan
+
+
+def make_user(username, *role_names, **fields):
+    user = User.objects.create_user(username, password="pw", **fields)
+    for name in role_names:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+def make_officer(username="officer"):
+    return make_user(username, roles.OFFICER)
+
+
+def make_manager(username="manager"):
+    return make_user(username, roles.MANAGER)
+
+
+SEVERITY_OF = {CaseState.MINOR: Severity.MINOR, CaseState.SERIOUS: Severity.SERIOUS}
+
+
+def make_case(*, state=CaseState.EARLY_WARNING, officer=None, loan=None, held_from_state="", **fields):
+    """A case in any state, on a loan booked through the real service (overdue as of 2026-04-20)."""
+    loan = loan or make_loan()
+    fields.setdefault("severity", SEVERITY_OF.get(state, Severity.MINOR if state != CaseState.EARLY_WARNING else ""))
+    if state == CaseState.ON_HOLD and not held_from_state:
+        held_from_state = CaseState.MINOR
+    return CollectionCase.objects.create(
+        loan=loan,
+        state=state,
+        officer=officer,
+        opened_on=fields.pop("opened_on", date(2026, 2, 16)),
+        days_past_due=fields.pop("days_past_due", loan.days_past_due),
+        overdue_amount=fields.pop("overdue_amount", loan.overdue_amount),
+        held_from_state=held_from_state,
+        **fields,
+    )
