@@ -82,6 +82,10 @@ class LoanProduct(TimeStampedModel):
     serious_days = models.PositiveSmallIntegerField(
         _("serious at days past due"), default=60, help_text=_("Past this, a minor case escalates to serious.")
     )
+    # The regulatory class floor by days past due (any amount overdue is at least special mention).
+    substandard_after_days = models.PositiveSmallIntegerField(_("substandard beyond days past due"), default=90)
+    doubtful_after_days = models.PositiveSmallIntegerField(_("doubtful beyond days past due"), default=270)
+    loss_after_days = models.PositiveSmallIntegerField(_("loss beyond days past due"), default=360)
     is_active = models.BooleanField(_("on sale"), default=True)
 
     class Meta:
@@ -149,6 +153,11 @@ class Loan(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "days_past_due"]),
             models.Index(fields=["aging_bucket"]),
+            models.Index(
+                fields=["id"],
+                condition=Q(overdue_amount__gt=0) | Q(days_past_due__gt=0),
+                name="loan_in_arrears_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
@@ -187,6 +196,7 @@ class Installment(models.Model):
         _("status"), max_length=16, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING
     )
     paid_on = models.DateField(_("paid in full on"), null=True, blank=True)
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("instalment")
@@ -195,7 +205,17 @@ class Installment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["loan", "schedule_version", "seq"], name="installment_unique_seq"),
         ]
-        indexes = [models.Index(fields=["due_date", "status"])]
+        indexes = [
+            # What the daily run reads: a loan range's unpaid instalments, those paid after a past
+            # run date (re-runs), and those it marked overdue before (to clear them).
+            models.Index(
+                fields=["loan", "due_date"],
+                condition=Q(status__in=["pending", "partially_paid"]),
+                name="installment_unpaid_idx",
+            ),
+            models.Index(fields=["paid_on"], condition=Q(paid_on__isnull=False), name="installment_paid_on_idx"),
+            models.Index(fields=["loan"], condition=Q(days_past_due__gt=0), name="installment_overdue_idx"),
+        ]
 
     def __str__(self):
         return f"{self.loan_id} #{self.seq} {self.due_date}"

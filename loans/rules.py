@@ -76,13 +76,23 @@ AGING_BUCKETS = [
 ]
 
 # (days past due strictly above, the class it forces at least). Any amount overdue (DPD > 0) is at
-# least special mention; the table can be replaced per product.
+# least special mention; each product sets its own three thresholds (these are the defaults).
 REGULATORY_CLASS_FLOORS = [
     (360, RegulatoryClass.LOSS),
     (270, RegulatoryClass.DOUBTFUL),
     (90, RegulatoryClass.SUBSTANDARD),
     (0, RegulatoryClass.SPECIAL_MENTION),
 ]
+
+
+def class_floors(loss_after, doubtful_after, substandard_after):
+    """A product's floor table. The bounds may be numbers or, for the batch SQL, column names."""
+    return [
+        (loss_after, RegulatoryClass.LOSS),
+        (doubtful_after, RegulatoryClass.DOUBTFUL),
+        (substandard_after, RegulatoryClass.SUBSTANDARD),
+        (0, RegulatoryClass.SPECIAL_MENTION),
+    ]
 
 # (days past due strictly above, stage)
 IFRS9_STAGES = [(90, Ifrs9Stage.STAGE_3), (30, Ifrs9Stage.STAGE_2)]
@@ -112,3 +122,13 @@ def ifrs9_stage(days_past_due: int) -> int:
         if days_past_due > above:
             return stage
     return Ifrs9Stage.STAGE_1
+
+
+# --- Default (penalty) interest -----------------------------------------------------------------------
+DAYS_PER_YEAR = 365
+
+
+def penalty_annual_rate(penalty_rate, annual_rate, cap_rate):
+    """The penalty rate actually charged on overdue principal: the product's rate, but never so high
+    that contractual interest plus penalty exceed the cap on overdue charges (e.g. 24% a year)."""
+    return min(penalty_rate, max(cap_rate - annual_rate, 0))

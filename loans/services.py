@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,7 +17,7 @@ from core.dates import business_date, business_today
 from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
 
-from . import rules
+from . import delinquency, rules
 from .choices import InstallmentStatus, LoanStatus, PaymentKind
 from .models import Installment, Loan, LoanProduct, Payment, PaymentAllocation
 from .schedule import build_schedule
@@ -321,56 +321,47 @@ def loan_apply_credit(*, loan: Loan, as_of: date | None = None) -> None:
 def _apply_credit(loan, *, as_of):
     """Spend unapplied money, oldest payment first, as it would have been spent on the day: a payment
     first pays what was due on its value date; what is left pays each later instalment on its due
-    date, up to `as_of`. Lines are dated accordingly, so a re-run for a past date sees them right."""
-    payments = list(
-        Payment.objects.filter(
-            loan=loan, kind=PaymentKind.PAYMENT, unapplied_amount__gt=0, reversal__isnull=True
-        ).order_by("value_date", "id")
-    )
-    if not payments:
-        return
-    installments = list(
-        loan.installments.exclude(status__in=[InstallmentStatus.PAID, InstallmentStatus.SUPERSEDED])
-        .filter(due_date__lte=as_of)
-        .order_by("due_date", "seq")
-    )
-    order = loan.product.allocation_order
-    lines = []
+    date, up to `as_of`. Before each day's allocation the penalty is brought to that day, so a
+    backdated payment pays the penalty owed then, not the penalty owed now. Lines are dated
+    accordingly, so a re-run of a past date sees them right."""
+    payments = Payment.objects.filter(
+        loan=loan, kind=PaymentKind.PAYMENT, unapplied_amount__gt=0, reversal__isnull=True
+    ).order_by("value_date", "id")
+    open_due = loan.installments.filter(status__in=delinquency.UNPAID, due_date__lte=as_of)
     for payment in payments:
         left = payment.unapplied_amount
-        days = sorted({payment.value_date} | {i.due_date for i in installments if i.due_date > payment.value_date})
-        for day in days:
+        later_due_dates = open_due.filter(due_date__gt=payment.value_date).values_list("due_date", flat=True)
+        for day in sorted({payment.value_date, *later_due_dates}):
+            delinquency.update_range(as_of=day, first_id=loan.pk, last_id=loan.pk)
+            installments = open_due.filter(due_date__lte=day).order_by("due_date", "seq")
+            allocated, left = rules.allocate(left, _open_items(installments), loan.product.allocation_order)
+            _book_lines(
+                [
+                    PaymentAllocation(
+                        payment=payment,
+                        installment_id=a.installment_id,
+                        component=a.component,
+                        amount=a.amount,
+                        applied_on=day,
+                    )
+                    for a in allocated
+                ]
+            )
             if left <= 0:
                 break
-            items = _open_items([i for i in installments if i.due_date <= day], lines)
-            allocated, left = rules.allocate(left, items, order)
-            lines += [
-                PaymentAllocation(
-                    payment=payment,
-                    installment_id=a.installment_id,
-                    component=a.component,
-                    amount=a.amount,
-                    applied_on=day,
-                )
-                for a in allocated
-            ]
         if left != payment.unapplied_amount:
             Payment.objects.filter(pk=payment.pk).update(unapplied_amount=left)
-    _book_lines(lines)
 
 
-def _open_items(installments, pending_lines):
-    """What is still owed on these instalments, net of lines allocated but not yet booked."""
-    pending = defaultdict(Decimal)
-    for line in pending_lines:
-        pending[(line.installment_id, line.component)] += line.amount
+def _open_items(installments):
+    """What is still owed on these instalments, component by component."""
     return [
         rules.OpenItem(
             installment_id=i.pk,
             due_date=i.due_date,
             seq=i.seq,
             component=component,
-            outstanding=i.outstanding(component) - pending[(i.pk, component)],
+            outstanding=i.outstanding(component),
         )
         for i in installments
         for component, _due, _paid in Installment.COMPONENT_FIELDS
@@ -413,40 +404,26 @@ def _user_or_none(actor):
 
 @transaction.atomic
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
-    """Recompute one loan's denormalised balances from its instalments and payments (a few aggregate
-    queries), under the loan's row lock so no payment interleaves. The daily run does the same for the
-    whole book in set-based SQL."""
+    """Recompute one loan's balances under its row lock: the delinquency update (days past due,
+    overdue amount, penalty, bucket, class, stage) is the daily run's own SQL over this one loan, and
+    the outstanding totals are summed from the instalments and payments."""
     as_of = as_of or business_today()
     Loan.objects.select_for_update().filter(pk=loan.pk).values_list("pk", flat=True).get()
-    live = loan.installments.exclude(status=InstallmentStatus.SUPERSEDED)
-    unpaid_principal = Sum("principal_due") - Sum("principal_paid")
-    unpaid_interest = Sum("interest_due") - Sum("interest_paid")
-    unpaid_fee = Sum("fee_due") - Sum("fee_paid")
-    unpaid_penalty = Sum("penalty_accrued") - Sum("penalty_paid")
-    totals = live.aggregate(
-        principal=unpaid_principal, interest=unpaid_interest, fee=unpaid_fee, penalty=unpaid_penalty
-    )
-    overdue = live.filter(due_date__lt=as_of).exclude(status=InstallmentStatus.PAID)
-    overdue_totals = overdue.aggregate(
-        amount=unpaid_principal + unpaid_interest + unpaid_fee + unpaid_penalty,
-        oldest=Min("due_date"),
+    delinquency.update_range(as_of=as_of, first_id=loan.pk, last_id=loan.pk)
+    loan.refresh_from_db()
+    totals = loan.installments.exclude(status=InstallmentStatus.SUPERSEDED).aggregate(
+        principal=Sum("principal_due") - Sum("principal_paid"),
+        interest=Sum("interest_due") - Sum("interest_paid"),
+        fee=Sum("fee_due") - Sum("fee_paid"),
+        penalty=Sum("penalty_accrued") - Sum("penalty_paid"),
     )
     credit = Payment.objects.filter(loan=loan).aggregate(total=Sum("unapplied_amount"))["total"] or ZERO
-
     # SQLite hands back sums of decimals with long tails; balances are whole fen.
     loan.principal_outstanding = to_fen(totals["principal"] or ZERO)
     loan.interest_outstanding = to_fen(totals["interest"] or ZERO)
     loan.fees_outstanding = to_fen(totals["fee"] or ZERO)
     loan.penalty_outstanding = to_fen(totals["penalty"] or ZERO)
-    loan.overdue_amount = to_fen(overdue_totals["amount"] or ZERO)
     loan.credit_balance = to_fen(credit)
-    oldest = overdue_totals["oldest"] if loan.overdue_amount > 0 else None
-    loan.days_past_due = (as_of - oldest).days if oldest else 0
-    loan.overdue_since = oldest + timedelta(days=1) if oldest else None
-    loan.aging_bucket = rules.aging_bucket(loan.days_past_due)
-    loan.regulatory_class = rules.regulatory_class(loan.days_past_due, loan.manual_regulatory_class)
-    loan.ifrs9_stage = rules.ifrs9_stage(loan.days_past_due)
-    loan.balances_as_of = as_of
     if loan.status in DERIVED_STATUSES:
         if loan.total_outstanding <= 0:
             loan.status, loan.closed_on = LoanStatus.PAID_OFF, loan.closed_on or as_of

@@ -13,3 +13,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: tests never run collectstatic
+# Tests read messages in English (the source language); tests/core/test_i18n.py checks the Chinese.
+LANGUAGE_CODE = "en"

@@ -11,7 +11,7 @@ from tests.loans.factories import make_loan
 def make_user(username, *role_names, **fields):
     user = User.objects.create_user(username, password="pw", **fields)
     for name in role_names:
-        user.groups.add(Group.objects.get(name=name))
+        user.groups.add(Group.objects.get_or_create(name=name)[0])  # a flushed test database has none
     return user
 
 

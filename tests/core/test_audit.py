@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_log_action_records_the_actor_kind():
     officer = User.objects.create_user("officer1")
     client = User.objects.create_user("core-banking")
-    client.groups.add(Group.objects.get(name=API_CLIENT))
+    client.groups.add(Group.objects.get_or_create(name=API_CLIENT)[0])
 
     by_system = log_action(actor="system", action="loans.daily.ran", data={"loans": 3})
     by_officer = log_action(actor=officer, action="borrowers.borrower.changed", target=officer, before={"a": 1})

@@ -45,7 +45,8 @@ def schedule(loan):
 def test_civil_code_order_pays_all_overdue_interest_before_any_principal(today):
     loan = make_loan()
     first, second, third, *_ = schedule(loan)
-    overdue_interest = first.interest_due + second.interest_due + third.interest_due
+    overdue_interest = sum(i.interest_due + i.penalty_accrued for i in (first, second, third))
+    assert first.penalty_accrued > 0  # penalty ranks with interest
 
     payment, created = post(loan, overdue_interest + Decimal("100.00"), "P-1")
 
@@ -67,7 +68,9 @@ def test_installment_first_order_settles_the_oldest_instalment_in_full(today):
 
     first, second, *_ = schedule(loan)
     assert first.status == InstallmentStatus.PAID and first.paid_on == today
-    assert second.interest_paid == Decimal("50.00") and second.principal_paid == 0
+    # Then the next instalment: its penalty, then its interest.
+    assert second.penalty_paid == second.penalty_accrued > 0
+    assert second.interest_paid == Decimal("50.00") - second.penalty_paid and second.principal_paid == 0
 
 
 def test_partial_payment_leaves_the_instalment_partially_paid_and_the_loan_overdue(today):
@@ -270,7 +273,7 @@ def ledger_balances(loan, as_of):
     paid = defaultdict(Decimal)
     for line in PaymentAllocation.objects.filter(installment__loan=loan):
         paid[(line.installment_id, line.component)] += line.amount
-    principal = interest = fees = overdue = Decimal("0.00")
+    principal = interest = fees = penalty = overdue = Decimal("0.00")
     oldest_unpaid = None
     for inst in Installment.objects.filter(loan=loan):
         owed = {
@@ -278,12 +281,15 @@ def ledger_balances(loan, as_of):
             Component.INTEREST: inst.interest_due - paid[(inst.pk, Component.INTEREST)],
             Component.FEE: inst.fee_due - paid[(inst.pk, Component.FEE)],
         }
-        assert all(v >= 0 for v in owed.values())
+        penalty_owed = inst.penalty_accrued - paid[(inst.pk, Component.PENALTY)]
+        assert all(v >= 0 for v in owed.values()) and penalty_owed >= 0
         principal += owed[Component.PRINCIPAL]
         interest += owed[Component.INTEREST]
         fees += owed[Component.FEE]
-        if inst.due_date < as_of and sum(owed.values()) > 0:
-            overdue += sum(owed.values())
+        penalty += penalty_owed
+        if inst.due_date < as_of:
+            overdue += sum(owed.values()) + penalty_owed
+        if inst.due_date < as_of and sum(owed.values()) > 0:  # days past due count contractual arrears
             oldest_unpaid = min(oldest_unpaid or inst.due_date, inst.due_date)
         # The instalment's own paid fields agree with its lines.
         assert inst.principal_paid == paid[(inst.pk, Component.PRINCIPAL)]
@@ -295,6 +301,7 @@ def ledger_balances(loan, as_of):
         "principal_outstanding": principal,
         "interest_outstanding": interest,
         "fees_outstanding": fees,
+        "penalty_outstanding": penalty,
         "overdue_amount": overdue,
         "credit_balance": Decimal(received - allocated).quantize(Decimal("0.01")),  # SQLite sums in binary
         "days_past_due": (as_of - oldest_unpaid).days if oldest_unpaid else 0,

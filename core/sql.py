@@ -1,0 +1,64 @@
+"""The few SQL spellings that differ between PostgreSQL and SQLite, for the set-based batch code.
+Each returns a SQL fragment; arguments are SQL fragments too (column names or placeholders)."""
+
+from datetime import date
+
+from django.db import connection
+
+
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+def date_literal(day):
+    """A date as a SQL literal. Only real `date` objects are accepted, so nothing else can be
+    spliced into the statement."""
+    if not isinstance(day, date):
+        raise TypeError(f"expected a date, got {day!r}")
+    text = f"'{day.isoformat()}'"
+    return f"{text}::date" if is_postgres() else text
+
+
+def int_literal(value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an int, got {value!r}")
+    return str(value)
+
+
+def days_between(later, earlier):
+    """Whole days from `earlier` to `later` (dates)."""
+    if is_postgres():
+        return f"({later} - {earlier})"
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+def add_days(day, days):
+    if is_postgres():
+        return f"({day} + ({days}))"
+    return f"date({day}, printf('%+d days', {days}))"
+
+
+def greatest(*args):
+    return f"{'GREATEST' if is_postgres() else 'MAX'}({', '.join(args)})"
+
+
+def least(*args):
+    return f"{'LEAST' if is_postgres() else 'MIN'}({', '.join(args)})"
+
+
+def case_by_upper_bound(expr, table, last):
+    """CASE over a table of (upper bound, value) pairs, ascending: the first bound `expr` is within."""
+    whens = " ".join(f"WHEN {expr} <= {bound} THEN {_literal(value)}" for bound, value in table)
+    return f"(CASE {whens} ELSE {_literal(last)} END)"
+
+
+def case_by_lower_bound(expr, table, otherwise):
+    """CASE over (strictly above, value) pairs, descending: the first bound `expr` is above."""
+    whens = " ".join(f"WHEN {expr} > {bound} THEN {_literal(value)}" for bound, value in table)
+    return f"(CASE {whens} ELSE {_literal(otherwise)} END)"
+
+
+def _literal(value):
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(int(value))
