@@ -50,7 +50,7 @@ messages: install-dev
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 bench: install-dev
-	$(BIN)/python bench/seed_demo.py
+	$(BIN)/python bench/seed_demo.py --loans $${LOANS:-100000}
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -2,7 +2,8 @@
 regulatory class, IFRS 9 stage and status for every loan in an id range, as of a business date.
 
 It reads only what can have changed: the range's instalments unpaid as of the date (and, on a re-run
-of a past date, those paid after it), and the loans it marked in arrears before. Everything is
+of a past date, those paid after it, or carrying penalty from a later date), and the loans it
+marked in arrears before. Everything is
 computed from the allocation lines dated on or before the date, so re-running a past date after a
 backdated payment or a reversal gives what would have been seen had the money moved on time.
 Penalty is recomputed from scratch each time (never added to), which makes the update idempotent.
@@ -67,7 +68,8 @@ def _candidate_select(d, lo, hi, condition):
         FROM loans_installment i
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id
-        WHERE i.loan_id BETWEEN {lo} AND {hi} AND i.due_date < {d}
+        WHERE i.loan_id BETWEEN {lo} AND {hi}
+          AND (i.due_date < {d} OR i.penalty_accrued > i.penalty_paid)
           AND l.status IN {_in(LIVE_STATUSES)} AND {condition}"""
 
 
@@ -102,8 +104,9 @@ def _compute_items(d):
     penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {rules.DAYS_PER_YEAR}, 2)"
     return f"""
         UPDATE {ITEMS} SET
-            contract_unpaid = contract_due - contract_paid,
-            dpd = CASE WHEN contract_due - contract_paid > 0 THEN {sql.days_between(d, "due_date")} ELSE 0 END,
+            contract_unpaid = CASE WHEN due_date < {d} THEN contract_due - contract_paid ELSE 0 END,
+            dpd = CASE WHEN due_date < {d} AND contract_due - contract_paid > 0
+                       THEN {sql.days_between(d, "due_date")} ELSE 0 END,
             penalty_new = {sql.greatest("penalty_paid_total", penalty, "0")}"""
 
 
@@ -155,7 +158,9 @@ def _write_loans(d):
             balances_as_of = {d}
         FROM (
             SELECT loan_id, MAX(dpd) AS dpd,
-                   SUM(contract_unpaid + penalty_new - penalty_paid) AS overdue,
+                   SUM(contract_unpaid + CASE WHEN due_date < {d}
+                                              THEN {sql.greatest("penalty_new - penalty_paid", "0")} ELSE 0 END)
+                       AS overdue,
                    SUM(penalty_new - penalty_old) AS penalty_delta
             FROM {ITEMS} GROUP BY loan_id
         ) agg, loans_loanproduct pr

@@ -168,10 +168,14 @@ def test_a_backdated_payment_is_dated_on_its_value_date(today):
 def test_money_paid_early_goes_to_each_instalment_on_its_due_date(today):
     loan = make_loan()
     first, second, *_ = schedule(loan)
-    # Paid a week before the first due date, enough for two instalments.
-    post(loan, first.total_due + second.total_due, "P-1", received_at=at(date(2026, 2, 8)))
+    assert first.penalty_accrued > 0  # as seen today, 2026-04-20
+    contract = [i.principal_due + i.interest_due + i.fee_due for i in (first, second)]
+    # Paid a week before the first due date, enough for two instalments: each is paid on its due
+    # date, so no penalty ever accrued on them.
+    post(loan, sum(contract), "P-1", received_at=at(date(2026, 2, 8)))
     first, second, third, *_ = schedule(loan)
     assert (first.paid_on, second.paid_on) == (date(2026, 2, 15), date(2026, 3, 15))
+    assert first.penalty_accrued == second.penalty_accrued == 0
     assert third.total_paid == 0
 
 
