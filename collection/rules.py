@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from .choices import ContactOutcome, Severity
+from .choices import ContactOutcome, PromiseStatus, Severity
 
 # --- Unreachable: three consecutive failed attempts across at least three calendar days -------------
 UNREACHABLE_ATTEMPTS = 3
@@ -46,6 +46,7 @@ class CaseFacts:
     broken_promises: int = 0
     suspected_evasion: bool = False
     collateral_at_risk: bool = False
+    grace_expired_unpaid: bool = False
     reached: bool = False
     promise_kept: bool = False
     hardship_documented: bool = False
@@ -73,6 +74,7 @@ SERIOUS_SIGNS = [
     ),
     ("evasion", lambda f: f.suspected_evasion, _("Suspected malicious evasion (asset transfer, false information)")),
     ("collateral_at_risk", lambda f: f.collateral_at_risk, _("Collateral at risk")),
+    ("grace_expired", lambda f: f.grace_expired_unpaid, _("The grace period ended with the arrears unpaid")),
     ("dpd_threshold", lambda f: f.days_past_due > f.serious_days, _("Days past due beyond the serious threshold")),
 ]
 
@@ -112,3 +114,35 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name or "Asia/Shanghai")
     except (KeyError, ValueError):
         return ZoneInfo("Asia/Shanghai")
+
+
+# --- Priority: who to work first ---------------------------------------------------------------------
+# score = days past due × per_day + min(overdue amount / per_yuan, amount_cap) + the risk grade's weight
+#         + broken promises × per_broken + (unreachable ? unreachable : 0)
+PRIORITY_WEIGHTS = {
+    "per_day": 10,
+    "per_yuan": 100,  # one point per ¥100 overdue ...
+    "amount_cap": 1000,  # ... up to ¥100,000
+    "risk_grade": {"A": 0, "B": 50, "C": 100, "D": 200, "E": 300},
+    "per_broken": 150,
+    "unreachable": 100,
+}
+
+
+def priority_score(*, days_past_due, overdue_amount, risk_grade="", broken_promises=0, unreachable=False) -> int:
+    w = PRIORITY_WEIGHTS
+    return int(
+        days_past_due * w["per_day"]
+        + min(int(overdue_amount // w["per_yuan"]), w["amount_cap"])
+        + w["risk_grade"].get(risk_grade, 0)
+        + broken_promises * w["per_broken"]
+        + (w["unreachable"] if unreachable else 0)
+    )
+
+
+# --- Promises -----------------------------------------------------------------------------------------
+def promise_outcome(amount, paid) -> str:
+    """Kept when the money arrived by the date, partially kept when some did, broken otherwise."""
+    if paid >= amount:
+        return PromiseStatus.KEPT
+    return PromiseStatus.PARTIALLY_KEPT if paid > 0 else PromiseStatus.BROKEN

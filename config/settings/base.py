@@ -4,6 +4,7 @@ every default is an embedded one (SQLite, a file-system broker) so a fresh check
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -132,6 +133,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The nightly run, just after midnight in the lender's time zone (CELERY_TIMEZONE).
+CELERY_BEAT_SCHEDULE = {
+    "daily-run": {"task": "collection.tasks.dispatch_daily_run", "schedule": crontab(hour=0, minute=30)},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,394 @@
+"""The daily run: for a business date, bring every loan's arrears up to date and move the collection
+cases accordingly. Composed here because the collection app sits above loans (DESIGN section 2).
+
+Work is split by loan id range (`run_chunk`), so Celery can spread chunks over workers. Each chunk is
+one transaction and a fixed number of set-based statements: the loans' delinquency update, then
+cases opened, synced, judged, resolved, classified and escalated in bulk, each move logged as
+`system` with the rule that fired. Running the same date twice changes nothing the second time."""
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce, Floor, Least
+from django.utils import timezone
+
+from core.audit import build_entry
+from core.dates import business_today
+from core.models import ActivityLog
+from core.roles import OFFICER
+from loans import delinquency
+from loans.choices import LoanStatus
+from loans.models import Loan, Payment
+from loans.services import loan_apply_credit
+
+from . import rules
+from .choices import CaseState, PromiseStatus, ResolutionReason, Severity
+from .models import CollectionCase, PromiseToPay, Team
+
+S = CaseState
+OPEN = CaseState.open_states()
+DEFAULT_CHUNK = 20_000
+
+
+@dataclass
+class Summary:
+    as_of: date
+    chunks: int = 0
+    loans_scanned: int = 0
+    loans_in_arrears: int = 0
+    loans_cleared: int = 0
+    credits_applied: int = 0
+    cases_opened: int = 0
+    cases_resolved: int = 0
+    cases_classified: int = 0
+    cases_escalated: int = 0
+    promises_kept: int = 0
+    promises_partially_kept: int = 0
+    promises_broken: int = 0
+    seconds: float = 0.0
+    counts: dict = field(default_factory=dict, repr=False)
+
+    def add(self, other: "Summary"):
+        for f in fields(self):
+            if f.name not in ("as_of", "seconds", "counts"):
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def loan_id_ranges(chunk_size=DEFAULT_CHUNK):
+    """(first id, last id) pairs covering the book, each at most chunk_size ids wide."""
+    bounds = Loan.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return []
+    return [
+        (low, min(low + chunk_size - 1, bounds["high"])) for low in range(bounds["low"], bounds["high"] + 1, chunk_size)
+    ]
+
+
+def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=None) -> Summary:
+    """The whole book in chunks, in this process (the Celery task fans the chunks out instead)."""
+    as_of = as_of or business_today()
+    started = time.perf_counter()
+    summary = Summary(as_of=as_of)
+    ranges = loan_id_ranges(chunk_size)
+    for number, (low, high) in enumerate(ranges, start=1):
+        summary.add(run_chunk(as_of=as_of, first_id=low, last_id=high))
+        if progress:
+            progress(number, len(ranges), summary)
+    summary.seconds = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
+    summary = Summary(as_of=as_of, chunks=1)
+    in_range = Q(loan_id__gte=first_id, loan_id__lte=last_id)
+    with transaction.atomic():
+        summary.loans_scanned = Loan.objects.filter(id__gte=first_id, id__lte=last_id).count()
+        summary.credits_applied = _apply_credits(as_of, first_id, last_id)
+        counts = delinquency.update_range(as_of=as_of, first_id=first_id, last_id=last_id)
+        summary.loans_in_arrears, summary.loans_cleared = counts["loans_in_arrears"], counts["loans_cleared"]
+        summary.cases_opened = _open_cases(as_of, first_id, last_id)
+        _sync_cases(in_range)
+        judged = _judge_promises(as_of, in_range)
+        summary.promises_kept = judged[PromiseStatus.KEPT]
+        summary.promises_partially_kept = judged[PromiseStatus.PARTIALLY_KEPT]
+        summary.promises_broken = judged[PromiseStatus.BROKEN]
+        summary.cases_resolved = _resolve_cured(as_of, in_range)
+        summary.cases_classified = _classify(as_of, in_range)
+        summary.cases_escalated = _escalate(as_of, in_range)
+        _score(in_range)
+    return summary
+
+
+# --- Steps ------------------------------------------------------------------------------------------
+
+
+def _apply_credits(as_of, first_id, last_id):
+    """Money held as credit pays instalments that fell due (few loans hold credit)."""
+    holders = Loan.objects.filter(
+        id__gte=first_id,
+        id__lte=last_id,
+        credit_balance__gt=0,
+        installments__status__in=delinquency.UNPAID,
+        installments__due_date__lte=as_of,
+    ).distinct()
+    applied = 0
+    for loan in holders:
+        loan_apply_credit(loan=loan, as_of=as_of)
+        applied += 1
+    return applied
+
+
+def _open_cases(as_of, first_id, last_id):
+    """A case in early warning for each loan in arrears without an open case, assigned to the
+    least-loaded officer of a team that serves the loan's product."""
+    loans = list(
+        Loan.objects.filter(
+            id__gte=first_id,
+            id__lte=last_id,
+            days_past_due__gt=0,
+            status__in=[LoanStatus.OVERDUE, LoanStatus.RESTRUCTURED],
+        )
+        .exclude(collection_cases__state__in=OPEN)
+        .values("id", "external_id", "product_id", "days_past_due", "overdue_amount")
+    )
+    if not loans:
+        return 0
+    assign = _Assigner({loan["product_id"] for loan in loans})
+    now = timezone.now()
+    cases = []
+    for loan in loans:
+        team_id, officer_id = assign.next(loan["product_id"])
+        cases.append(
+            CollectionCase(
+                loan=Loan(id=loan["id"], external_id=loan["external_id"]),  # enough to name it in the log
+                state=S.EARLY_WARNING,
+                team_id=team_id,
+                officer_id=officer_id,
+                opened_on=as_of,
+                days_past_due_at_open=loan["days_past_due"],
+                overdue_amount_at_open=loan["overdue_amount"],
+                days_past_due=loan["days_past_due"],
+                overdue_amount=loan["overdue_amount"],
+                next_action_at=now,
+            )
+        )
+    created = CollectionCase.objects.bulk_create(cases, batch_size=2000)
+    _log(
+        (case, "collection.case.opened", {"rule": "first_overdue_day", "officer": case.officer_id}) for case in created
+    )
+    return len(created)
+
+
+class _Assigner:
+    """Balances new cases over the officers of the teams serving each product by open-case count."""
+
+    def __init__(self, product_ids):
+        User = get_user_model()
+        memberships = Team.members.through.objects.filter(
+            team__products__in=product_ids,
+            user__is_active=True,
+            user__groups__name=OFFICER,
+        ).values_list("team_id", "user_id", "team__products")
+        self.pool = {}  # product -> [(team, officer)]
+        for team_id, user_id, product_id in memberships.distinct():
+            if product_id in product_ids:
+                self.pool.setdefault(product_id, []).append((team_id, user_id))
+        officers = {user for pairs in self.pool.values() for _team, user in pairs}
+        self.load = Counter(
+            dict(
+                User.objects.filter(pk__in=officers)
+                .annotate(n=Count("collection_cases", filter=Q(collection_cases__state__in=OPEN)))
+                .values_list("pk", "n")
+            )
+        )
+
+    def next(self, product_id):
+        pairs = self.pool.get(product_id)
+        if not pairs:
+            return None, None  # no team serves this product: the case waits in the managers' queue
+        team_id, officer_id = min(pairs, key=lambda pair: (self.load[pair[1]], pair[1]))
+        self.load[officer_id] += 1
+        return team_id, officer_id
+
+
+def _sync_cases(in_range):
+    """Open cases carry their loan's current days past due and overdue amount."""
+    loan = Loan.objects.filter(pk=OuterRef("loan_id"))
+    CollectionCase.objects.filter(in_range, state__in=OPEN).exclude(
+        days_past_due=F("loan__days_past_due"), overdue_amount=F("loan__overdue_amount")
+    ).update(
+        days_past_due=Subquery(loan.values("days_past_due")[:1]),
+        overdue_amount=Subquery(loan.values("overdue_amount")[:1]),
+    )
+
+
+def _judge_promises(as_of, in_range):
+    """Promises whose date has passed: kept, partially kept or broken by what was paid between the
+    promise and its date (net of reversals)."""
+    paid = (
+        Payment.objects.filter(
+            loan_id=OuterRef("case__loan_id"),
+            value_date__gte=OuterRef("created_on"),
+            value_date__lte=OuterRef("promised_for"),
+        )
+        .values("loan_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    due = (
+        PromiseToPay.objects.select_for_update(of=("self",))
+        .filter(case__in=CollectionCase.objects.filter(in_range), status=PromiseStatus.PENDING, promised_for__lt=as_of)
+        .annotate(created_on=F("created_at__date"), paid=Coalesce(Subquery(paid[:1]), Value(Decimal(0))))
+        .select_related("case__loan")
+    )
+    judged = Counter()
+    promises = list(due)
+    for promise in promises:
+        promise.status = rules.promise_outcome(promise.amount, promise.paid)
+        promise.judged_on, promise.paid_amount = as_of, max(promise.paid, Decimal(0))
+        judged[promise.status] += 1
+    if not promises:
+        return judged
+    PromiseToPay.objects.bulk_update(promises, ["status", "judged_on", "paid_amount"])
+    _log(
+        (
+            promise.case,
+            f"collection.promise.{promise.status}",
+            {"promise": promise.pk, "amount": promise.amount, "paid": promise.paid_amount},
+        )
+        for promise in promises
+    )
+    per_case = PromiseToPay.objects.filter(case=OuterRef("pk")).values("case").annotate(n=Count("id")).values("n")
+    CollectionCase.objects.filter(pk__in={p.case_id for p in promises}).update(
+        broken_promises=Coalesce(Subquery(per_case.filter(status=PromiseStatus.BROKEN)[:1]), 0),
+        kept_promises=Coalesce(Subquery(per_case.filter(status=PromiseStatus.KEPT)[:1]), 0),
+    )
+    return judged
+
+
+def _resolve_cured(as_of, in_range):
+    """Cases whose loans have nothing overdue any more close: cured, or recovered from legal."""
+    cases = list(
+        CollectionCase.objects.select_for_update(of=("self",))
+        .filter(in_range, state__in=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL], loan__overdue_amount=0)
+        .select_related("loan")
+    )
+    moved = 0
+    for source, reason in ((S.LEGAL, ResolutionReason.RECOVERED), (None, ResolutionReason.CURED)):
+        group = [c for c in cases if (c.state == source if source else c.state != S.LEGAL)]
+        moved += _move(
+            group,
+            target=S.RESOLVED,
+            verb="resolved",
+            rule="nothing_overdue",
+            extra={"resolution_reason": reason, "closed_on": as_of},
+        )
+    return moved
+
+
+def _classify(as_of, in_range):
+    """Early-warning cases reaching their product's classify day are judged minor or serious."""
+    cases = list(
+        CollectionCase.objects.select_for_update(of=("self",))
+        .filter(in_range, state=S.EARLY_WARNING, days_past_due__gte=F("loan__product__classify_day"))
+        .select_related("loan__product")
+    )
+    verdicts = {case.pk: rules.classify(_facts(case, as_of)) for case in cases}
+    moved = 0
+    for severity in (Severity.MINOR, Severity.SERIOUS):
+        group = [c for c in cases if verdicts[c.pk].severity == severity]
+        for case in group:
+            case.classification_reasons = verdicts[case.pk].reasons_as_dicts()
+        moved += _move(
+            group,
+            target=severity,
+            verb="classified",
+            rule="classification_rules",
+            extra={"severity": severity, "classified_at": timezone.now(), "classified_by_officer": False},
+            per_case=["classification_reasons"],
+            data=lambda c: {"reasons": c.classification_reasons},
+        )
+    return moved
+
+
+def _escalate(as_of, in_range):
+    """Minor cases escalate when a serious sign fires (days past the threshold, grace expired unpaid,
+    two broken promises, unreachable, ...), except while a grace period runs."""
+    cases = list(
+        CollectionCase.objects.select_for_update(of=("self",))
+        .filter(in_range, state=S.MINOR)
+        .exclude(grace_until__gte=as_of)
+        .select_related("loan__product")
+    )
+    verdicts = {case.pk: rules.classify(_facts(case, as_of)) for case in cases}
+    group = [c for c in cases if verdicts[c.pk].severity == Severity.SERIOUS]
+    return _move(
+        group,
+        target=S.SERIOUS,
+        verb="escalated",
+        rule="escalation_rules",
+        extra={"severity": Severity.SERIOUS},
+        data=lambda c: {"reasons": verdicts[c.pk].reasons_as_dicts()},
+    )
+
+
+def _score(in_range):
+    """Recompute the priority of open cases in one UPDATE (the weights are in collection.rules)."""
+    w = rules.PRIORITY_WEIGHTS
+    grade_points = Loan.objects.filter(pk=OuterRef("loan_id")).annotate(
+        points=Case(
+            *[When(borrower__risk_grade=grade, then=Value(points)) for grade, points in w["risk_grade"].items()],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    )
+    score = (
+        F("days_past_due") * w["per_day"]
+        + Cast(Least(Floor(F("overdue_amount") / w["per_yuan"]), Value(w["amount_cap"])), IntegerField())
+        + Subquery(grade_points.values("points")[:1], output_field=IntegerField())
+        + F("broken_promises") * w["per_broken"]
+        + Case(When(unreachable=True, then=Value(w["unreachable"])), default=Value(0), output_field=IntegerField())
+    )
+    CollectionCase.objects.filter(in_range, state__in=OPEN).update(priority_score=score)
+
+
+# --- Helpers ----------------------------------------------------------------------------------------
+
+
+def _facts(case, as_of):
+    return rules.CaseFacts(
+        days_past_due=case.days_past_due,
+        serious_days=case.loan.product.serious_days,
+        unreachable=case.unreachable,
+        refused=case.refused_to_pay,
+        broken_promises=case.broken_promises,
+        suspected_evasion=case.suspected_evasion,
+        collateral_at_risk=case.collateral_at_risk,
+        grace_expired_unpaid=bool(case.grace_until and case.grace_until < as_of and case.overdue_amount > 0),
+        reached=case.last_reached_at is not None,
+        promise_kept=case.kept_promises > 0,
+        hardship_documented=case.hardship_documented,
+    )
+
+
+def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):
+    """Move locked cases to `target` in one UPDATE per distinct source state, bump their versions,
+    write the `per_case` fields set on the instances, and log each as `system` with the rule that
+    fired."""
+    if not cases:
+        return 0
+    by_source = {}
+    for case in cases:
+        by_source.setdefault(case.state, []).append(case)
+    for source, group in by_source.items():
+        ids = [c.pk for c in group]
+        CollectionCase.objects.filter(pk__in=ids, state=source).update(
+            state=target, version=F("version") + 1, updated_at=timezone.now(), **extra
+        )
+        if per_case:
+            CollectionCase.objects.bulk_update(group, per_case, batch_size=1000)
+    ActivityLog.objects.bulk_create(
+        build_entry(
+            actor="system",
+            action=f"collection.case.{verb}",
+            target=case,
+            before={"state": case.state},
+            after={"state": target},
+            data={"rule": rule, **((data or (lambda c: {}))(case))},
+        )
+        for case in cases
+    )
+    return len(cases)
+
+
+def _log(entries):
+    """(case, action, data) triples, logged as `system`."""
+    ActivityLog.objects.bulk_create(
+        build_entry(actor="system", action=action, target=case, data=data) for case, action, data in entries
+    )
