@@ -9,13 +9,11 @@ from core.money import parse_amount
 
 
 def test_messages_are_translated_to_simplified_chinese():
-    with translation.override("zh-hans"):
-        with pytest.raises(ApplicationError) as error:
-            parse_amount("-3")
+    with translation.override("zh-hans"), pytest.raises(ApplicationError) as error:
+        parse_amount("-3")
     assert error.value.message == "金额必须为正数。"
-    with translation.override("en"):
-        with pytest.raises(ApplicationError) as error:
-            parse_amount("-3")
+    with translation.override("en"), pytest.raises(ApplicationError) as error:
+        parse_amount("-3")
     assert error.value.message == "The amount must be positive."
 
 
