@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CaseState(models.TextChoices):
@@ -65,7 +66,7 @@ class ContactOutcome(models.TextChoices):
 
 
 class PromiseStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("promise status", "Pending")
     KEPT = "kept", _("Kept")
     PARTIALLY_KEPT = "partially_kept", _("Partially kept")
     BROKEN = "broken", _("Broken")
@@ -97,7 +98,7 @@ class ApprovalAction(models.TextChoices):
 
 
 class ApprovalStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("approval status", "Pending")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
     CANCELLED = "cancelled", _("Cancelled")

@@ -31,6 +31,7 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "django_filters",
     "django_celery_beat",
+    "django_fsm",  # for `manage.py graph_transitions`
 ]
 LOCAL_APPS = [
     "core",
