@@ -13,11 +13,12 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Cast, Coalesce, Floor, Least
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core import sql
 from core.audit import build_entry
 from core.dates import business_today
 from core.models import ActivityLog
@@ -93,15 +94,14 @@ def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
         counts = delinquency.update_range(as_of=as_of, first_id=first_id, last_id=last_id)
         summary.loans_in_arrears, summary.loans_cleared = counts["loans_in_arrears"], counts["loans_cleared"]
         summary.cases_opened = _open_cases(as_of, first_id, last_id)
-        _sync_cases(in_range)
         judged = _judge_promises(as_of, in_range)
         summary.promises_kept = judged[PromiseStatus.KEPT]
         summary.promises_partially_kept = judged[PromiseStatus.PARTIALLY_KEPT]
         summary.promises_broken = judged[PromiseStatus.BROKEN]
+        _sync_and_score(first_id, last_id)
         summary.cases_resolved = _resolve_cured(as_of, in_range)
         summary.cases_classified = _classify(as_of, in_range)
         summary.cases_escalated = _escalate(as_of, in_range)
-        _score(in_range)
     return summary
 
 
@@ -197,15 +197,28 @@ class _Assigner:
         return team_id, officer_id
 
 
-def _sync_cases(in_range):
-    """Open cases carry their loan's current days past due and overdue amount."""
-    loan = Loan.objects.filter(pk=OuterRef("loan_id"))
-    CollectionCase.objects.filter(in_range, state__in=OPEN).exclude(
-        days_past_due=F("loan__days_past_due"), overdue_amount=F("loan__overdue_amount")
-    ).update(
-        days_past_due=Subquery(loan.values("days_past_due")[:1]),
-        overdue_amount=Subquery(loan.values("overdue_amount")[:1]),
-    )
+def _sync_and_score(first_id, last_id):
+    """Open cases take their loan's days past due and overdue amount, and their priority is
+    recomputed from the weights in collection.rules: one UPDATE, touching only rows that change."""
+    w = rules.PRIORITY_WEIGHTS
+    grade_points = " ".join(f"WHEN '{grade}' THEN {points}" for grade, points in w["risk_grade"].items())
+    case = "collection_collectioncase"
+    score = f"""(l.days_past_due * {w["per_day"]}
+        + {sql.least(sql.floor_int(f"l.overdue_amount / {w['per_yuan']}"), str(w["amount_cap"]))}
+        + (CASE b.risk_grade {grade_points} ELSE 0 END)
+        + {case}.broken_promises * {w["per_broken"]}
+        + (CASE WHEN {case}.unreachable THEN {w["unreachable"]} ELSE 0 END))"""
+    open_states = ", ".join(f"'{state}'" for state in OPEN)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            UPDATE {case} SET days_past_due = l.days_past_due, overdue_amount = l.overdue_amount,
+                              priority_score = {score}
+            FROM loans_loan l JOIN borrowers_borrower b ON b.id = l.borrower_id
+            WHERE {case}.loan_id = l.id
+              AND {case}.loan_id BETWEEN {sql.int_literal(first_id)} AND {sql.int_literal(last_id)}
+              AND {case}.state IN ({open_states})
+              AND ({case}.days_past_due <> l.days_past_due OR {case}.overdue_amount <> l.overdue_amount
+                   OR {case}.priority_score <> {score})""")
 
 
 def _judge_promises(as_of, in_range):
@@ -300,9 +313,19 @@ def _classify(as_of, in_range):
 def _escalate(as_of, in_range):
     """Minor cases escalate when a serious sign fires (days past the threshold, grace expired unpaid,
     two broken promises, unreachable, ...), except while a grace period runs."""
+    # SQL narrows the cohort to cases where some serious sign may fire; the rules decide.
+    may_be_serious = (
+        Q(days_past_due__gt=F("loan__product__serious_days"))
+        | Q(grace_until__lt=as_of, overdue_amount__gt=0)
+        | Q(broken_promises__gte=rules.BROKEN_PROMISES_FOR_SERIOUS)
+        | Q(unreachable=True)
+        | Q(refused_to_pay=True)
+        | Q(suspected_evasion=True)
+        | Q(collateral_at_risk=True)
+    )
     cases = list(
         CollectionCase.objects.select_for_update(of=("self",))
-        .filter(in_range, state=S.MINOR)
+        .filter(in_range, may_be_serious, state=S.MINOR)
         .exclude(grace_until__gte=as_of)
         .select_related("loan__product")
     )
@@ -316,26 +339,6 @@ def _escalate(as_of, in_range):
         extra={"severity": Severity.SERIOUS},
         data=lambda c: {"reasons": verdicts[c.pk].reasons_as_dicts()},
     )
-
-
-def _score(in_range):
-    """Recompute the priority of open cases in one UPDATE (the weights are in collection.rules)."""
-    w = rules.PRIORITY_WEIGHTS
-    grade_points = Loan.objects.filter(pk=OuterRef("loan_id")).annotate(
-        points=Case(
-            *[When(borrower__risk_grade=grade, then=Value(points)) for grade, points in w["risk_grade"].items()],
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-    )
-    score = (
-        F("days_past_due") * w["per_day"]
-        + Cast(Least(Floor(F("overdue_amount") / w["per_yuan"]), Value(w["amount_cap"])), IntegerField())
-        + Subquery(grade_points.values("points")[:1], output_field=IntegerField())
-        + F("broken_promises") * w["per_broken"]
-        + Case(When(unreachable=True, then=Value(w["unreachable"])), default=Value(0), output_field=IntegerField())
-    )
-    CollectionCase.objects.filter(in_range, state__in=OPEN).update(priority_score=score)
 
 
 # --- Helpers ----------------------------------------------------------------------------------------

@@ -38,6 +38,11 @@ def add_days(day, days):
     return f"date({day}, printf('%+d days', {days}))"
 
 
+def floor_int(expr):
+    """The integer part of a non-negative number."""
+    return f"FLOOR({expr})" if is_postgres() else f"CAST({expr} AS INTEGER)"
+
+
 def greatest(*args):
     return f"{'GREATEST' if is_postgres() else 'MAX'}({', '.join(args)})"
 

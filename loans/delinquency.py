@@ -29,18 +29,20 @@ UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
 ITEMS = "delinquency_item"
 
 
-def update_range(*, as_of: date, first_id: int, last_id: int) -> dict:
+def update_range(*, as_of: date, first_id: int, last_id: int, reset_later_penalties: bool = False) -> dict:
     """Update loans with first_id <= id <= last_id as of `as_of`. Returns counts. Runs a fixed
-    number of statements whatever the range holds. Call inside a transaction."""
+    number of statements whatever the range holds. Call inside a transaction.
+
+    `reset_later_penalties` also takes back penalty on instalments not yet due as of the date; the
+    payment services ask for it on their one loan when they apply a backdated payment."""
     d, lo, hi = sql.date_literal(as_of), sql.int_literal(first_id), sql.int_literal(last_id)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {ITEMS}")
-        cursor.execute(_collect_candidates(d, lo, hi))
+        cursor.execute(_collect_candidates(d, lo, hi, reset_later_penalties))
         cursor.execute(_sum_allocations(d))
         cursor.execute(_compute_items(d))
         cursor.execute(_write_installments())
         installments = cursor.rowcount
-        cursor.execute(_clear_installments(lo, hi))
         cursor.execute(_write_loans(d))
         in_arrears = cursor.rowcount
         cursor.execute(_clear_loans(d, lo, hi))
@@ -59,7 +61,6 @@ def _candidate_select(d, lo, hi, condition):
         SELECT i.id, i.loan_id, i.due_date, i.principal_due,
                i.principal_due + i.interest_due + i.fee_due AS contract_due,
                i.penalty_accrued AS penalty_old, i.penalty_paid AS penalty_paid_total,
-               i.days_past_due AS dpd_old,
                {sql.add_days("i.due_date", "pr.grace_days")} AS penalty_start,
                {penalty_rate} AS penalty_rate,
                CAST(0 AS NUMERIC) AS contract_paid, CAST(0 AS NUMERIC) AS penalty_paid,
@@ -68,15 +69,23 @@ def _candidate_select(d, lo, hi, condition):
         FROM loans_installment i
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id
-        WHERE i.loan_id BETWEEN {lo} AND {hi}
-          AND (i.due_date < {d} OR i.penalty_accrued > i.penalty_paid)
+        WHERE i.loan_id BETWEEN {lo} AND {hi} AND l.id BETWEEN {lo} AND {hi}
           AND l.status IN {_in(LIVE_STATUSES)} AND {condition}"""
 
 
-def _collect_candidates(d, lo, hi):
-    unpaid = _candidate_select(d, lo, hi, f"i.status IN {_in(UNPAID)}")
-    paid_later = _candidate_select(d, lo, hi, f"i.status = '{InstallmentStatus.PAID}' AND i.paid_on > {d}")
-    return f"CREATE TEMP TABLE {ITEMS} AS {unpaid} UNION ALL {paid_later}"
+def _collect_candidates(d, lo, hi, reset_later_penalties):
+    branches = [
+        # Unpaid and due before the date: the daily case, read through the unpaid-instalment index.
+        f"i.status IN {_in(UNPAID)} AND i.due_date < {d}",
+        # Paid, but only after the date: a re-run of a past date sees them unpaid.
+        f"i.status = '{InstallmentStatus.PAID}' AND i.paid_on > {d} AND i.due_date < {d}",
+    ]
+    if reset_later_penalties:
+        # Penalty accrued on instalments not yet due as of the date (a backdated payment is being
+        # applied): as of then there was none.
+        branches.append(f"i.status IN {_in(UNPAID)} AND i.due_date >= {d} AND i.penalty_accrued > i.penalty_paid")
+    selects = " UNION ALL ".join(_candidate_select(d, lo, hi, branch) for branch in branches)
+    return f"CREATE TEMP TABLE {ITEMS} AS {selects}"
 
 
 def _sum_allocations(d):
@@ -111,17 +120,12 @@ def _compute_items(d):
 
 
 def _write_installments():
+    """Only the penalty is stored per instalment; its days past due are computed (as of − due date
+    while unpaid) and feed the loan's."""
     return f"""
-        UPDATE loans_installment SET days_past_due = c.dpd, penalty_accrued = c.penalty_new
+        UPDATE loans_installment SET penalty_accrued = c.penalty_new
         FROM {ITEMS} c
-        WHERE loans_installment.id = c.id AND (c.dpd <> c.dpd_old OR c.penalty_new <> c.penalty_old)"""
-
-
-def _clear_installments(lo, hi):
-    return f"""
-        UPDATE loans_installment SET days_past_due = 0
-        WHERE loan_id BETWEEN {lo} AND {hi} AND days_past_due > 0
-          AND id NOT IN (SELECT id FROM {ITEMS})"""
+        WHERE loans_installment.id = c.id AND c.penalty_new <> c.penalty_old"""
 
 
 def _loan_derived(dpd, manual="loans_loan.manual_regulatory_class"):

@@ -196,7 +196,6 @@ class Installment(models.Model):
         _("status"), max_length=16, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING
     )
     paid_on = models.DateField(_("paid in full on"), null=True, blank=True)
-    days_past_due = models.PositiveIntegerField(_("days past due"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("instalment")
@@ -206,15 +205,14 @@ class Installment(models.Model):
             models.UniqueConstraint(fields=["loan", "schedule_version", "seq"], name="installment_unique_seq"),
         ]
         indexes = [
-            # What the daily run reads: a loan range's unpaid instalments, those paid after a past
-            # run date (re-runs), and those it marked overdue before (to clear them).
+            # What the daily run reads: a loan range's unpaid instalments, and those paid after a
+            # past run date (re-runs).
             models.Index(
                 fields=["loan", "due_date"],
                 condition=Q(status__in=["pending", "partially_paid"]),
                 name="installment_unpaid_idx",
             ),
             models.Index(fields=["paid_on"], condition=Q(paid_on__isnull=False), name="installment_paid_on_idx"),
-            models.Index(fields=["loan"], condition=Q(days_past_due__gt=0), name="installment_overdue_idx"),
         ]
 
     def __str__(self):

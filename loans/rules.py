@@ -94,6 +94,7 @@ def class_floors(loss_after, doubtful_after, substandard_after):
         (0, RegulatoryClass.SPECIAL_MENTION),
     ]
 
+
 # (days past due strictly above, stage)
 IFRS9_STAGES = [(90, Ifrs9Stage.STAGE_3), (30, Ifrs9Stage.STAGE_2)]
 

@@ -332,7 +332,7 @@ def _apply_credit(loan, *, as_of):
         left = payment.unapplied_amount
         later_due_dates = open_due.filter(due_date__gt=payment.value_date).values_list("due_date", flat=True)
         for day in sorted({payment.value_date, *later_due_dates}):
-            delinquency.update_range(as_of=day, first_id=loan.pk, last_id=loan.pk)
+            delinquency.update_range(as_of=day, first_id=loan.pk, last_id=loan.pk, reset_later_penalties=True)
             installments = open_due.filter(due_date__lte=day).order_by("due_date", "seq")
             allocated, left = rules.allocate(left, _open_items(installments), loan.product.allocation_order)
             _book_lines(
@@ -409,7 +409,7 @@ def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
     the outstanding totals are summed from the instalments and payments."""
     as_of = as_of or business_today()
     Loan.objects.select_for_update().filter(pk=loan.pk).values_list("pk", flat=True).get()
-    delinquency.update_range(as_of=as_of, first_id=loan.pk, last_id=loan.pk)
+    delinquency.update_range(as_of=as_of, first_id=loan.pk, last_id=loan.pk, reset_later_penalties=True)
     loan.refresh_from_db()
     totals = loan.installments.exclude(status=InstallmentStatus.SUPERSEDED).aggregate(
         principal=Sum("principal_due") - Sum("principal_paid"),

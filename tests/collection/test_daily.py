@@ -264,3 +264,21 @@ def test_a_minor_case_can_go_to_restructuring():
     assert case.state == S.RESTRUCTURING
     run(date(2026, 4, 20))  # no automatic moves while a plan is being negotiated
     assert case_of(loan).state == S.RESTRUCTURING
+
+
+def test_the_sql_priority_matches_the_rule(book):
+    from collection import rules
+
+    borrower = book["loans"][0].borrower
+    borrower.risk_grade = "D"
+    borrower.save()
+    run(date(2026, 3, 20))
+    for case in CollectionCase.objects.select_related("loan__borrower"):
+        assert case.priority_score == rules.priority_score(
+            days_past_due=case.days_past_due,
+            overdue_amount=case.overdue_amount,
+            risk_grade=case.loan.borrower.risk_grade,
+            broken_promises=case.broken_promises,
+            unreachable=case.unreachable,
+        )
+    assert case_of(book["loans"][0]).priority_score > case_of(book["loans"][1]).priority_score
