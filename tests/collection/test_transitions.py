@@ -254,3 +254,12 @@ def test_two_officers_at_once_one_wins_the_other_gets_a_conflict():
         ActivityLog.objects.filter(action__in=["collection.case.escalated", "collection.case.grace_granted"]).count()
         == 1
     )
+
+
+def test_at_most_one_open_case_per_loan_is_a_database_rule(people):
+    from django.db import IntegrityError, transaction
+
+    case = make_case(state=S.SERIOUS, officer=people["officer"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_case(state=S.MINOR, loan=case.loan)
+    make_case(state=S.RESOLVED, loan=case.loan)  # closed cases stay as history
