@@ -31,6 +31,7 @@ from loans.services import loan_apply_credit
 from . import rules
 from .choices import CaseState, PromiseStatus, ResolutionReason, Severity
 from .models import CollectionCase, PromiseToPay, Team
+from .services import case_facts
 
 S = CaseState
 OPEN = CaseState.open_states()
@@ -292,7 +293,7 @@ def _classify(as_of, in_range):
         .filter(in_range, state=S.EARLY_WARNING, days_past_due__gte=F("loan__product__classify_day"))
         .select_related("loan__product")
     )
-    verdicts = {case.pk: rules.classify(_facts(case, as_of)) for case in cases}
+    verdicts = {case.pk: rules.classify(case_facts(case, as_of)) for case in cases}
     moved = 0
     for severity in (Severity.MINOR, Severity.SERIOUS):
         group = [c for c in cases if verdicts[c.pk].severity == severity]
@@ -329,7 +330,7 @@ def _escalate(as_of, in_range):
         .exclude(grace_until__gte=as_of)
         .select_related("loan__product")
     )
-    verdicts = {case.pk: rules.classify(_facts(case, as_of)) for case in cases}
+    verdicts = {case.pk: rules.classify(case_facts(case, as_of)) for case in cases}
     group = [c for c in cases if verdicts[c.pk].severity == Severity.SERIOUS]
     return _move(
         group,
@@ -342,22 +343,6 @@ def _escalate(as_of, in_range):
 
 
 # --- Helpers ----------------------------------------------------------------------------------------
-
-
-def _facts(case, as_of):
-    return rules.CaseFacts(
-        days_past_due=case.days_past_due,
-        serious_days=case.loan.product.serious_days,
-        unreachable=case.unreachable,
-        refused=case.refused_to_pay,
-        broken_promises=case.broken_promises,
-        suspected_evasion=case.suspected_evasion,
-        collateral_at_risk=case.collateral_at_risk,
-        grace_expired_unpaid=bool(case.grace_until and case.grace_until < as_of and case.overdue_amount > 0),
-        reached=case.last_reached_at is not None,
-        promise_kept=case.kept_promises > 0,
-        hardship_documented=case.hardship_documented,
-    )
 
 
 def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):

@@ -131,9 +131,10 @@ def allowed_transitions(case, actor) -> list[str]:
 # --- Classification ---------------------------------------------------------------------------------
 
 
-def case_facts(case) -> rules.CaseFacts:
+def case_facts(case, as_of: date | None = None) -> rules.CaseFacts:
     """What the classification rules look at, read off the case (kept current by contacts, promises
-    and the daily run)."""
+    and the daily run) as of a business date."""
+    as_of = as_of or business_today()
     return rules.CaseFacts(
         days_past_due=case.days_past_due,
         serious_days=case.loan.product.serious_days,
@@ -142,6 +143,7 @@ def case_facts(case) -> rules.CaseFacts:
         broken_promises=case.broken_promises,
         suspected_evasion=case.suspected_evasion,
         collateral_at_risk=case.collateral_at_risk,
+        grace_expired_unpaid=bool(case.grace_until and case.grace_until < as_of and case.overdue_amount > 0),
         reached=case.last_reached_at is not None,
         promise_kept=case.kept_promises > 0,
         hardship_documented=case.hardship_documented,
