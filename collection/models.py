@@ -8,6 +8,7 @@ changed the state since this one read it."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -230,7 +231,8 @@ class ContactAttempt(TimeStampedModel):
         indexes = [models.Index(fields=["case", "-attempted_at"])]
 
     def __str__(self):
-        return f"{self.get_channel_display()} {self.attempted_at:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
+        when = timezone.localtime(self.attempted_at)
+        return f"{self.get_channel_display()} {when:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
 
 
 class PromiseToPay(TimeStampedModel):
