@@ -3,7 +3,7 @@ cases accordingly. Composed here because the collection app sits above loans (DE
 
 Work is split by loan id range (`run_chunk`), so Celery can spread chunks over workers. Each chunk is
 one transaction and a fixed number of set-based statements: the loans' delinquency update, then
-cases opened, synced, judged, resolved, classified and escalated in bulk, each move logged as
+cases opened, promises judged, priorities scored, cases resolved, classified and escalated in bulk, each move logged as
 `system` with the rule that fired. Running the same date twice changes nothing the second time."""
 
 import time
@@ -99,7 +99,7 @@ def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
         summary.promises_kept = judged[PromiseStatus.KEPT]
         summary.promises_partially_kept = judged[PromiseStatus.PARTIALLY_KEPT]
         summary.promises_broken = judged[PromiseStatus.BROKEN]
-        _sync_and_score(first_id, last_id)
+        _score(first_id, last_id)
         summary.cases_resolved = _resolve_cured(as_of, in_range)
         summary.cases_classified = _classify(as_of, in_range)
         summary.cases_escalated = _escalate(as_of, in_range)
@@ -154,8 +154,6 @@ def _open_cases(as_of, first_id, last_id):
                 opened_on=as_of,
                 days_past_due_at_open=loan["days_past_due"],
                 overdue_amount_at_open=loan["overdue_amount"],
-                days_past_due=loan["days_past_due"],
-                overdue_amount=loan["overdue_amount"],
                 next_action_at=now,
             )
         )
@@ -198,13 +196,13 @@ class _Assigner:
         return team_id, officer_id
 
 
-def _sync_and_score(first_id, last_id):
-    """Open cases take their loan's days past due and overdue amount, and their priority is
-    recomputed from the weights in collection.rules: one UPDATE, touching only rows that change."""
+def _score(first_id, last_id):
+    """Recompute the priority of open cases from the weights in collection.rules: one UPDATE,
+    touching only the cases whose score changes."""
     w = rules.PRIORITY_WEIGHTS
     grade_points = " ".join(f"WHEN '{grade}' THEN {points}" for grade, points in w["risk_grade"].items())
     case = "collection_collectioncase"
-    score = f"""(l.days_past_due * {w["per_day"]}
+    score = f"""(CAST(SUBSTR(l.aging_bucket, 2) AS INTEGER) * {w["per_bucket"]}
         + {sql.least(sql.floor_int(f"l.overdue_amount / {w['per_yuan']}"), str(w["amount_cap"]))}
         + (CASE b.risk_grade {grade_points} ELSE 0 END)
         + {case}.broken_promises * {w["per_broken"]}
@@ -212,14 +210,11 @@ def _sync_and_score(first_id, last_id):
     open_states = ", ".join(f"'{state}'" for state in OPEN)
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            UPDATE {case} SET days_past_due = l.days_past_due, overdue_amount = l.overdue_amount,
-                              priority_score = {score}
+            UPDATE {case} SET priority_score = {score}
             FROM loans_loan l JOIN borrowers_borrower b ON b.id = l.borrower_id
             WHERE {case}.loan_id = l.id
               AND {case}.loan_id BETWEEN {sql.int_literal(first_id)} AND {sql.int_literal(last_id)}
-              AND {case}.state IN ({open_states})
-              AND ({case}.days_past_due <> l.days_past_due OR {case}.overdue_amount <> l.overdue_amount
-                   OR {case}.priority_score <> {score})""")
+              AND {case}.state IN ({open_states}) AND {case}.priority_score <> {score}""")
 
 
 def _judge_promises(as_of, in_range):
@@ -290,7 +285,7 @@ def _classify(as_of, in_range):
     """Early-warning cases reaching their product's classify day are judged minor or serious."""
     cases = list(
         CollectionCase.objects.select_for_update(of=("self",))
-        .filter(in_range, state=S.EARLY_WARNING, days_past_due__gte=F("loan__product__classify_day"))
+        .filter(in_range, state=S.EARLY_WARNING, loan__days_past_due__gte=F("loan__product__classify_day"))
         .select_related("loan__product")
     )
     verdicts = {case.pk: rules.classify(case_facts(case, as_of)) for case in cases}
@@ -316,8 +311,8 @@ def _escalate(as_of, in_range):
     two broken promises, unreachable, ...), except while a grace period runs."""
     # SQL narrows the cohort to cases where some serious sign may fire; the rules decide.
     may_be_serious = (
-        Q(days_past_due__gt=F("loan__product__serious_days"))
-        | Q(grace_until__lt=as_of, overdue_amount__gt=0)
+        Q(loan__days_past_due__gt=F("loan__product__serious_days"))
+        | Q(grace_until__lt=as_of, loan__overdue_amount__gt=0)
         | Q(broken_promises__gte=rules.BROKEN_PROMISES_FOR_SERIOUS)
         | Q(unreachable=True)
         | Q(refused_to_pay=True)

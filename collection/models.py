@@ -96,8 +96,6 @@ class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
     )
     days_past_due_at_open = models.PositiveIntegerField(_("days past due at opening"), default=0)
     overdue_amount_at_open = money_field(_("overdue amount at opening"))
-    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
-    overdue_amount = money_field(_("overdue amount"))
 
     next_action_at = models.DateTimeField(_("next action at"), null=True, blank=True)
     grace_until = models.DateField(_("grace until"), null=True, blank=True)
@@ -137,6 +135,15 @@ class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
     @property
     def is_open(self):
         return self.state in OPEN
+
+    # "Now" is the loan's: the daily run keeps it there, so the case does not copy it every day.
+    @property
+    def days_past_due(self):
+        return self.loan.days_past_due
+
+    @property
+    def overdue_amount(self):
+        return self.loan.overdue_amount
 
     # --- Transitions: guards and field changes only; collection/services.py does the rest. ----------
 

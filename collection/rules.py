@@ -117,10 +117,12 @@ def zone(name: str) -> ZoneInfo:
 
 
 # --- Priority: who to work first ---------------------------------------------------------------------
-# score = days past due × per_day + min(overdue amount / per_yuan, amount_cap) + the risk grade's weight
-#         + broken promises × per_broken + (unreachable ? unreachable : 0)
+# score = aging bucket (M1 = 1 ... M7 = 7) × per_bucket + min(overdue amount / per_yuan, amount_cap)
+#         + the risk grade's weight + broken promises × per_broken + (unreachable ? unreachable : 0)
+# Built on the bucket rather than the day count, so a case's score moves when something that matters
+# changes, not every night.
 PRIORITY_WEIGHTS = {
-    "per_day": 10,
+    "per_bucket": 300,
     "per_yuan": 100,  # one point per ¥100 overdue ...
     "amount_cap": 1000,  # ... up to ¥100,000
     "risk_grade": {"A": 0, "B": 50, "C": 100, "D": 200, "E": 300},
@@ -129,10 +131,10 @@ PRIORITY_WEIGHTS = {
 }
 
 
-def priority_score(*, days_past_due, overdue_amount, risk_grade="", broken_promises=0, unreachable=False) -> int:
+def priority_score(*, aging_bucket, overdue_amount, risk_grade="", broken_promises=0, unreachable=False) -> int:
     w = PRIORITY_WEIGHTS
     return int(
-        days_past_due * w["per_day"]
+        int(aging_bucket[1:]) * w["per_bucket"]
         + min(int(overdue_amount // w["per_yuan"]), w["amount_cap"])
         + w["risk_grade"].get(risk_grade, 0)
         + broken_promises * w["per_broken"]

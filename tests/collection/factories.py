@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group, User
 from collection.choices import CaseState, Severity
 from collection.models import CollectionCase
 from core import roles
+from loans.models import Loan
 from tests.loans.factories import make_loan
 
 
@@ -32,13 +33,14 @@ def make_case(*, state=CaseState.EARLY_WARNING, officer=None, loan=None, held_fr
     fields.setdefault("severity", SEVERITY_OF.get(state, Severity.MINOR if state != CaseState.EARLY_WARNING else ""))
     if state == CaseState.ON_HOLD and not held_from_state:
         held_from_state = CaseState.MINOR
+    if "days_past_due" in fields:  # the case reads it off its loan
+        Loan.objects.filter(pk=loan.pk).update(days_past_due=fields.pop("days_past_due"))
+        loan.refresh_from_db()
     return CollectionCase.objects.create(
         loan=loan,
         state=state,
         officer=officer,
         opened_on=fields.pop("opened_on", date(2026, 2, 16)),
-        days_past_due=fields.pop("days_past_due", loan.days_past_due),
-        overdue_amount=fields.pop("overdue_amount", loan.overdue_amount),
         held_from_state=held_from_state,
         **fields,
     )

@@ -275,7 +275,7 @@ def test_the_sql_priority_matches_the_rule(book):
     run(date(2026, 3, 20))
     for case in CollectionCase.objects.select_related("loan__borrower"):
         assert case.priority_score == rules.priority_score(
-            days_past_due=case.days_past_due,
+            aging_bucket=case.loan.aging_bucket,
             overdue_amount=case.overdue_amount,
             risk_grade=case.loan.borrower.risk_grade,
             broken_promises=case.broken_promises,
