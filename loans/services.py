@@ -154,7 +154,7 @@ def _same_loan_or_conflict(loan, borrower, product, principal, annual_rate, term
     )
     if not same:
         raise ApplicationError(
-            _("A different loan was already booked under this external id."), code="conflict", field="external_id"
+            _("A different loan was already booked under this external id."), code="idempotency_mismatch", field="external_id"
         )
     return loan, False
 
@@ -248,7 +248,7 @@ def _same_payment_or_conflict(payment, loan, amount):
     if payment.loan_id != loan.pk or payment.amount != amount or payment.kind != PaymentKind.PAYMENT:
         raise ApplicationError(
             _("This external reference was already used for a different payment."),
-            code="conflict",
+            code="idempotency_mismatch",
             field="external_reference",
         )
     return payment

@@ -13,3 +13,27 @@ def _skip_postgres_only(request):
 def system():
     """The actor for work the system does on its own."""
     return "system"
+
+
+@pytest.fixture
+def api_client_for(db):
+    """An API client signed in with a token as a user holding the given permissions."""
+    from django.contrib.auth.models import Group, Permission, User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from core import roles
+
+    def make(name="api-client", *perms, groups=()):
+        user = User.objects.create_user(name)
+        for dotted in perms:
+            app_label, _, codename = dotted.partition(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        for group in groups or [roles.API_CLIENT]:
+            user.groups.add(Group.objects.get_or_create(name=group)[0])
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.user = user
+        return client
+
+    return make

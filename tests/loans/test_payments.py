@@ -119,7 +119,7 @@ def test_the_same_reference_for_a_different_amount_is_refused(today):
     post(loan, "500.00", "GW-1")
     with pytest.raises(ApplicationError) as error:
         post(loan, "600.00", "GW-1")
-    assert error.value.code == "conflict" and error.value.field == "external_reference"
+    assert error.value.code == "idempotency_mismatch" and error.value.field == "external_reference"
     assert Payment.objects.count() == 1
 
 

@@ -1,0 +1,14 @@
+from rest_framework.permissions import DjangoModelPermissions
+
+
+class ModelPermissions(DjangoModelPermissions):
+    """Django's model permissions, reads included: an API client sees only what its user or group
+    was granted (a payment gateway may post payments but not read borrowers). Object-level limits
+    (an officer's own cases) are applied by the views' querysets."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
