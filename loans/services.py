@@ -154,7 +154,9 @@ def _same_loan_or_conflict(loan, borrower, product, principal, annual_rate, term
     )
     if not same:
         raise ApplicationError(
-            _("A different loan was already booked under this external id."), code="idempotency_mismatch", field="external_id"
+            _("A different loan was already booked under this external id."),
+            code="idempotency_mismatch",
+            field="external_id",
         )
     return loan, False
 

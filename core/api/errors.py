@@ -62,7 +62,7 @@ def _flatten(detail):
             for sub, sub_errors in _flatten(errors).items():
                 flat[f"{field}.{sub}"] = sub_errors
         elif isinstance(errors, list):
-            flat[field] = [str(e) if not isinstance(e, dict) else str(e) for e in errors]
+            flat[field] = [str(e) for e in errors]
         else:
             flat[field] = [str(errors)]
     return flat
