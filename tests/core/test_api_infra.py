@@ -1,0 +1,71 @@
+"""The API's shared parts: one error shape, strict page sizes, token clients, the documented schema."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.test import APIRequestFactory
+
+from core.api.errors import exception_handler
+from core.api.pagination import Pagination
+from core.errors import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (ApplicationError("Amount must be positive.", field="amount"), 400, "invalid"),
+        (ApplicationError("Not now.", code="transition_not_allowed"), 409, "transition_not_allowed"),
+        (ApplicationError("Someone else acted.", code="conflict"), 409, "conflict"),
+        (ApplicationError("Not yours.", code="permission_denied"), 403, "permission_denied"),
+        (ApplicationError("Other money.", code="idempotency_mismatch", field="external_reference"), 422, None),
+        (ValidationError({"phone": ["This is not a phone number."]}), 400, "invalid"),
+        (NotAuthenticated(), 401, "not_authenticated"),
+    ],
+)
+def test_every_error_has_one_shape(error, status, code):
+    response = exception_handler(error, {})
+    assert response.status_code == status
+    body = response.data["error"]
+    assert set(body) <= {"code", "message", "fields"} and body["message"]
+    if code:
+        assert body["code"] == code
+    if getattr(error, "field", None):
+        assert body["fields"] == {error.field: [error.message]}
+    if isinstance(error, ValidationError):
+        assert body["fields"] == {"phone": ["This is not a phone number."]}
+
+
+def test_page_sizes_outside_the_limit_are_refused():
+    paginator = Pagination()
+    factory = APIRequestFactory()
+    assert paginator.get_page_size(_request(factory, "")) == 50
+    assert paginator.get_page_size(_request(factory, "page_size=500")) == 500
+    for bad in ("page_size=501", "page_size=0", "page_size=abc", "page_size=-1"):
+        with pytest.raises(Exception) as error:
+            paginator.get_page_size(_request(factory, bad))
+        assert error.value.status_code == 400
+
+
+def _request(factory, query):
+    from rest_framework.request import Request
+
+    return Request(factory.get(f"/api/v1/loans/?{query}"))
+
+
+def test_create_api_client_prints_a_token_with_exactly_the_permissions(capsys):
+    call_command("create_api_client", "payment-gateway", "--perm", "loans.add_payment")
+    token = capsys.readouterr().out.strip()
+    user = Token.objects.get(key=token).user
+    assert user.groups.filter(name="api-client").exists() and not user.has_usable_password()
+    assert user.has_perm("loans.add_payment") and not user.has_perm("borrowers.view_borrower")
+
+
+def test_the_schema_and_swagger_ui_are_served_without_a_cdn(admin_client):
+    schema = admin_client.get("/api/schema/")
+    assert schema.status_code == 200 and b"openapi" in schema.content
+    docs = admin_client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in docs and "cdn" not in docs.lower() and "//unpkg" not in docs
