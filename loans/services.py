@@ -270,10 +270,17 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     if existing is not None:
         return existing, False
     today = business_today()
+    reference = external_reference or _reversal_reference(payment)
+    if Payment.objects.filter(external_reference=reference).exists():
+        raise ApplicationError(
+            _("This external reference was already used for a different payment."),
+            code="idempotency_mismatch",
+            field="external_reference",
+        )
     reversal = Payment.objects.create(
         loan=loan,
         kind=PaymentKind.REVERSAL,
-        external_reference=external_reference or f"{payment.external_reference}:reversal",
+        external_reference=reference,
         amount=-payment.amount,
         currency=payment.currency,
         received_at=timezone.now(),
@@ -309,6 +316,14 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         data={"payment": payment.external_reference, "reversal": reversal.external_reference, "amount": payment.amount},
     )
     return reversal, True
+
+
+def _reversal_reference(payment):
+    """`<reference>:reversal`, or the payment's id when that would not fit or is taken already."""
+    reference = f"{payment.external_reference}:reversal"
+    if len(reference) > 100 or Payment.objects.filter(external_reference=reference).exists():
+        reference = f"reversal:{payment.pk}"
+    return reference
 
 
 @transaction.atomic

@@ -164,6 +164,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Enums that share a field name across models get distinct schema names.
+    "ENUM_NAME_OVERRIDES": {
+        "LoanStatusEnum": "loans.choices.LoanStatus",
+        "BorrowerKindEnum": "borrowers.choices.BorrowerKind",
+        "PaymentKindEnum": "loans.choices.PaymentKind",
+        "ContactPointChannelEnum": "borrowers.choices.Channel",
+        "PaymentChannelEnum": "loans.choices.PaymentChannel",
+    },
 }
 
 LOGIN_URL = "admin:login"

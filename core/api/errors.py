@@ -37,6 +37,8 @@ def exception_handler(exc, context):
         return error_response(STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST), exc.code, exc.message, fields)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        if "__all__" in fields:  # whole-model errors (a duplicate ID number): DRF's name for them
+            fields["non_field_errors"] = fields.pop("__all__")
         return error_response(status.HTTP_400_BAD_REQUEST, "invalid", _("The request is not valid."), fields)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,0 +1,264 @@
+"""Cases, their transitions, contacts, promises and the approvals inbox, over the services.
+
+Reading is scoped by collection.filters (an officer sees their own cases and their teams'); a case the
+user may not see is a 404 to read. Acting on it is a 403, and so is every step the user's role does not
+allow, which the services decide (NotPermitted). A step the case's state does not allow now, or taken
+on a stale view of the case (the body's `version`), is a 409."""
+
+from functools import partial
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from core.api.permissions import ModelPermissions
+from core.api.views import errors
+
+from .. import services
+from ..choices import ApprovalAction, ApprovalStatus
+from ..errors import ConcurrentChange, NotPermitted
+from ..filters import ApprovalFilter, CaseFilter, can_see_case, visible_approvals, visible_cases
+from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay
+from . import serializers as s
+
+ID = "[0-9]+"
+
+
+class ViewPermissionToAct(ModelPermissions):
+    """For the POST actions whose finer checks are the services' (the case's officer, the team lead or a
+    manager; a manager other than the requester): reading the model is enough to ask."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ModelPermissions.perms_map["GET"]}
+
+
+CASES = CollectionCase.objects.select_related("loan__borrower", "loan__product", "officer", "team")
+
+
+def with_case_page(queryset):
+    """What the case page shows beyond the row: the requests waiting for a manager."""
+    pending = Approval.objects.filter(status=ApprovalStatus.PENDING).select_related("requested_by", "decided_by")
+    return queryset.prefetch_related(Prefetch("approvals", queryset=pending, to_attr="pending_approvals"))
+
+
+def case_to_act_on(user, pk):
+    """The case a POST acts on: a 404 when there is none, a 403 when it is not the user's to see.
+    Whether the user may take this step is then the service's to say."""
+    case = get_object_or_404(CASES, pk=pk)
+    if not can_see_case(user, case):
+        raise NotPermitted(_("Only the case's officer, the team lead or a manager may act on this case."))
+    return case
+
+
+def case_page(request, case):
+    return Response(s.CaseDetailSerializer(with_case_page(CASES).get(pk=case.pk), context={"request": request}).data)
+
+
+# --- Transitions: name -> (input, service) ----------------------------------------------------------
+
+
+def _request_approval(approval_action, *, actor, case, reason, **details):
+    return services.approval_request(actor=actor, case=case, action=approval_action, reason=reason, details=details)
+
+
+TRANSITIONS = {
+    "classify": (s.ClassifySerializer, services.case_classify),
+    "escalate": (s.EscalateSerializer, services.case_escalate),
+    "grant_grace": (s.GrantGraceSerializer, services.case_grant_grace),
+    "propose_plan": (s.PlanNoteSerializer, services.case_propose_plan),
+    "reject_plan": (s.PlanNoteSerializer, services.case_reject_plan),
+    "hold": (s.HoldSerializer, services.case_hold),
+    "release": (s.ReleaseSerializer, services.case_release),
+    "resolve": (s.ResolveSerializer, services.case_resolve),
+    "request_deescalation": (s.ManagerApprovalSerializer, partial(_request_approval, ApprovalAction.DEESCALATE)),
+    "request_legal_referral": (
+        s.LegalReferralSerializer,
+        partial(_request_approval, ApprovalAction.REFER_TO_LEGAL),
+    ),
+    "request_write_off": (s.ManagerApprovalSerializer, partial(_request_approval, ApprovalAction.WRITE_OFF)),
+    "request_transfer": (s.ManagerApprovalSerializer, partial(_request_approval, ApprovalAction.TRANSFER)),
+}
+assert list(TRANSITIONS) == s.TRANSITION_NAMES  # the serializers list the same names
+
+TRANSITION_SUMMARIES = {
+    "classify": gettext_lazy("Classify an early-warning case minor or serious"),
+    "escalate": gettext_lazy("Escalate a minor case to serious"),
+    "grant_grace": gettext_lazy("Grant a minor case a grace period"),
+    "propose_plan": gettext_lazy("Propose a restructuring plan"),
+    "reject_plan": gettext_lazy("Reject the proposed restructuring plan"),
+    "hold": gettext_lazy("Put the case on hold"),
+    "release": gettext_lazy("Release the case from hold"),
+    "resolve": gettext_lazy("Resolve the case"),
+    "request_deescalation": gettext_lazy("Ask a manager to de-escalate the case to minor"),
+    "request_legal_referral": gettext_lazy("Ask a manager to refer the case to legal action"),
+    "request_write_off": gettext_lazy("Ask a manager to write the case off"),
+    "request_transfer": gettext_lazy("Ask a manager to transfer the case (debt sale)"),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("The worklist: cases the user may see"),
+        responses={200: s.CaseSerializer, **errors(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary=gettext_lazy("The case page: loan, borrower, allowed steps, pending approvals, timeline"),
+        responses={200: s.CaseDetailSerializer, **errors(401, 403, 404)},
+    ),
+)
+class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Collection cases; each transition is a POST of its own (added below, one per name)."""
+
+    queryset = CASES
+    serializer_class = s.CaseSerializer
+    filterset_class = CaseFilter
+    lookup_value_regex = ID
+
+    def get_queryset(self):
+        queryset = visible_cases(self.request.user, super().get_queryset())
+        return with_case_page(queryset) if self.action == "retrieve" else queryset
+
+    def get_serializer_class(self):
+        return s.CaseDetailSerializer if self.action == "retrieve" else s.CaseSerializer
+
+    def transition(self, request, pk, name):
+        input_serializer, service = TRANSITIONS[name]
+        case = case_to_act_on(request.user, pk)
+        serializer = input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        arguments = dict(serializer.validated_data)
+        # The services refuse a step on a stale view under the row lock; the approval requests do not
+        # look at the version, so the client's is checked here for every step.
+        if arguments.pop("version") != case.version:
+            raise ConcurrentChange(
+                _("Someone else changed this case first: it is now “%(state)s”. Nothing was done.")
+                % {"state": case.get_state_display()}
+            )
+        service(actor=request.user, case=case, **arguments)
+        return case_page(request, case)
+
+
+def _transition_action(name, input_serializer):
+    def run(self, request, pk=None):
+        return self.transition(request, pk, name)
+
+    run.__name__ = run.__qualname__ = f"transition_{name}"
+    run = action(
+        detail=True,
+        methods=["post"],
+        url_path=f"transitions/{name}",
+        url_name=f"transition-{name}",
+        permission_classes=[ViewPermissionToAct],
+    )(run)
+    return extend_schema(
+        operation_id=f"cases_transition_{name}",
+        summary=TRANSITION_SUMMARIES[name],
+        request=input_serializer,
+        responses={200: s.CaseDetailSerializer, **errors(400, 401, 403, 404, 409)},
+    )(run)
+
+
+for _name, (_input, _service) in TRANSITIONS.items():
+    setattr(CaseViewSet, f"transition_{_name}", _transition_action(_name, _input))
+
+
+# --- Contacts and promises, per case ----------------------------------------------------------------
+
+CASE_PK = OpenApiParameter("case_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description=gettext_lazy("case id"))
+
+
+class CaseRecordViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Rows recorded on one case, listed for those who see the case and added through a service."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(case_id=self.kwargs["case_pk"])
+
+    def list(self, request, case_pk):
+        get_object_or_404(visible_cases(request.user), pk=case_pk)
+        return super().list(request, case_pk)
+
+    def create(self, request, case_pk):
+        case = case_to_act_on(request.user, case_pk)
+        serializer = self.get_serializer(data=request.data, context={**self.get_serializer_context(), "case": case})
+        serializer.is_valid(raise_exception=True)
+        record = self.record(actor=request.user, case=case, **serializer.validated_data)
+        return Response(self.get_serializer(record).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("The case's contact attempts, newest first"),
+        parameters=[CASE_PK],
+        responses={200: s.ContactAttemptSerializer, **errors(400, 401, 403, 404)},
+    ),
+    create=extend_schema(
+        summary=gettext_lazy("Log a contact attempt (quiet hours and third-party rules apply)"),
+        parameters=[CASE_PK],
+        responses={201: s.ContactAttemptSerializer, **errors(400, 401, 403, 404)},
+    ),
+)
+class CaseContactViewSet(CaseRecordViewSet):
+    queryset = ContactAttempt.objects.select_related("by")
+    serializer_class = s.ContactAttemptSerializer
+
+    def record(self, **arguments):
+        return services.contact_log(**arguments)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("The case's promises to pay"),
+        parameters=[CASE_PK],
+        responses={200: s.PromiseToPaySerializer, **errors(400, 401, 403, 404)},
+    ),
+    create=extend_schema(
+        summary=gettext_lazy("Record a promise to pay (at most 30 days out)"),
+        parameters=[CASE_PK],
+        responses={201: s.PromiseToPaySerializer, **errors(400, 401, 403, 404, 409)},
+    ),
+)
+class CasePromiseViewSet(CaseRecordViewSet):
+    queryset = PromiseToPay.objects.select_related("recorded_by")
+    serializer_class = s.PromiseToPaySerializer
+
+    def record(self, **arguments):
+        return services.promise_record(**arguments)
+
+
+# --- Approvals --------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("The approvals inbox: pending requests unless another status is asked for"),
+        responses={200: s.ApprovalSerializer, **errors(400, 401, 403)},
+    ),
+)
+class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Maker-checker requests on the cases the user may see; a manager other than the requester decides."""
+
+    queryset = Approval.objects.select_related("requested_by", "decided_by")
+    serializer_class = s.ApprovalSerializer
+    filterset_class = ApprovalFilter
+    lookup_value_regex = ID
+
+    def get_queryset(self):
+        return visible_approvals(self.request.user, super().get_queryset())
+
+    @extend_schema(
+        summary=gettext_lazy("Approve or reject a request (never your own)"),
+        request=s.ApprovalDecisionSerializer,
+        responses={200: s.ApprovalSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
+    def decide(self, request, pk=None):
+        approval = get_object_or_404(Approval, pk=pk)
+        serializer = s.ApprovalDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        approval = services.approval_decide(actor=request.user, approval=approval, **serializer.validated_data)
+        return Response(s.ApprovalSerializer(approval, context=self.get_serializer_context()).data)

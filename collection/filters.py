@@ -1,0 +1,148 @@
+"""Which cases a user may see, and the filters over them: one FilterSet serves the API and the dashboard.
+
+Visibility: an officer sees the cases assigned to them and those of the teams they lead; everyone else
+who holds `collection.view_collectioncase` (managers, auditors, legal officers, API clients given it)
+sees the whole book. Model permissions decide whether a user reads cases at all; these functions decide
+which ones."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core import roles
+from loans.choices import AgingBucket
+
+from .choices import ApprovalAction, ApprovalStatus, CaseState, Severity
+from .models import Approval, CollectionCase, Team
+
+# Roles that see every case even when the same user is also an officer.
+WHOLE_BOOK_ROLES = {roles.MANAGER, roles.AUDITOR, roles.LEGAL_OFFICER}
+
+
+def _role_names(user):
+    """The user's role names, read once per request (the user object lives as long as the request)."""
+    if not hasattr(user, "_collection_role_names"):
+        user._collection_role_names = set(user.groups.values_list("name", flat=True))
+    return user._collection_role_names
+
+
+def sees_own_cases_only(user) -> bool:
+    """An officer who holds no role that reads the whole book."""
+    if user.is_superuser:
+        return False
+    names = _role_names(user)
+    return roles.OFFICER in names and not names & WHOLE_BOOK_ROLES
+
+
+def _own_cases(user, prefix=""):
+    led_teams = Team.objects.filter(lead=user).values("pk")
+    return Q(**{f"{prefix}officer": user}) | Q(**{f"{prefix}team__in": led_teams})
+
+
+def visible_cases(user, queryset=None):
+    """The cases `user` may see, as a queryset (`queryset` narrows it further when given)."""
+    queryset = CollectionCase.objects.all() if queryset is None else queryset
+    return queryset.filter(_own_cases(user)) if sees_own_cases_only(user) else queryset
+
+
+def visible_approvals(user, queryset=None):
+    """The approval requests on the cases `user` may see."""
+    queryset = Approval.objects.all() if queryset is None else queryset
+    return queryset.filter(_own_cases(user, prefix="case__")) if sees_own_cases_only(user) else queryset
+
+
+def can_see_case(user, case) -> bool:
+    """The same rule as visible_cases, for one case already read (with its team)."""
+    if not sees_own_cases_only(user):
+        return True
+    return case.officer_id == user.pk or (case.team_id is not None and case.team.lead_id == user.pk)
+
+
+# The largest id or day count a query may name; larger values are refused (400) rather than sent on.
+MAX_INTEGER = 2**63 - 1
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (django-filter's NumberFilter takes decimals, which ids and day counts are not)."""
+
+    field_class = forms.IntegerField
+
+
+def id_filter(field_name, label):
+    return IntegerFilter(field_name=field_name, min_value=1, max_value=MAX_INTEGER, label=label)
+
+
+def days_filter(lookup_expr, label):
+    return IntegerFilter(
+        field_name="loan__days_past_due", lookup_expr=lookup_expr, min_value=0, max_value=MAX_INTEGER, label=label
+    )
+
+
+def amount_filter(lookup_expr, label):
+    return django_filters.NumberFilter(
+        field_name="loan__overdue_amount", lookup_expr=lookup_expr, max_digits=16, decimal_places=2, label=label
+    )
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Any ordering the client asks for, with the id as the last key so pages never overlap."""
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        if value and not {"id", "-id"} & set(value):
+            qs = qs.order_by(*qs.query.order_by, "id")
+        return qs
+
+
+class CaseFilter(django_filters.FilterSet):
+    """Worklist and queue filters. Days past due and the overdue amount are the loan's (the daily run
+    keeps them current), so the filters read them there."""
+
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices, label=_("state"))
+    severity = django_filters.ChoiceFilter(
+        choices=[(Severity.MINOR, Severity.MINOR.label), (Severity.SERIOUS, Severity.SERIOUS.label)],
+        label=_("severity"),
+    )
+    officer = id_filter("officer_id", _("officer (user id)"))
+    team = id_filter("team_id", _("team (id)"))
+    product = django_filters.CharFilter(field_name="loan__product__code", max_length=40, label=_("product code"))
+    aging_bucket = django_filters.MultipleChoiceFilter(
+        field_name="loan__aging_bucket", choices=AgingBucket.choices, label=_("aging bucket")
+    )
+    dpd_min = days_filter("gte", _("days past due, at least"))
+    dpd_max = days_filter("lte", _("days past due, at most"))
+    overdue_amount_min = amount_filter("gte", _("overdue amount, at least"))
+    overdue_amount_max = amount_filter("lte", _("overdue amount, at most"))
+    ordering = StableOrderingFilter(
+        fields=(
+            ("priority_score", "priority_score"),
+            ("loan__days_past_due", "days_past_due"),
+            ("loan__overdue_amount", "overdue_amount"),
+            ("opened_on", "opened_on"),
+            ("id", "id"),
+        ),
+        label=_("ordering (default: -priority_score)"),
+    )
+
+    class Meta:
+        model = CollectionCase
+        fields = []
+
+
+class ApprovalFilter(django_filters.FilterSet):
+    """The approvals inbox: pending requests unless another status is asked for."""
+
+    status = django_filters.ChoiceFilter(choices=ApprovalStatus.choices, label=_("status (default: pending)"))
+    action = django_filters.ChoiceFilter(choices=ApprovalAction.choices, label=_("action"))
+    case = id_filter("case_id", _("case (id)"))
+
+    class Meta:
+        model = Approval
+        fields = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and not data.get("status"):
+            data = data.copy()
+            data["status"] = ApprovalStatus.PENDING
+        super().__init__(data, *args, **kwargs)
