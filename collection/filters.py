@@ -6,11 +6,11 @@ sees the whole book. Model permissions decide whether a user reads cases at all;
 which ones."""
 
 import django_filters
-from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core import roles
+from core.filters import MAX_INTEGER, IntegerFilter
 from loans.choices import AgingBucket
 
 from .choices import ApprovalAction, ApprovalStatus, CaseState, Severity
@@ -57,16 +57,6 @@ def can_see_case(user, case) -> bool:
     if not sees_own_cases_only(user):
         return True
     return case.officer_id == user.pk or (case.team_id is not None and case.team.lead_id == user.pk)
-
-
-# The largest id or day count a query may name; larger values are refused (400) rather than sent on.
-MAX_INTEGER = 2**63 - 1
-
-
-class IntegerFilter(django_filters.NumberFilter):
-    """A whole number (django-filter's NumberFilter takes decimals, which ids and day counts are not)."""
-
-    field_class = forms.IntegerField
 
 
 def id_filter(field_name, label):

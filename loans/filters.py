@@ -1,20 +1,12 @@
 """Loan and payment filters, shared by the API and the dashboard."""
 
 import django_filters
-from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from core.filters import MAX_INTEGER, IntegerFilter
 
 from .choices import AgingBucket, Ifrs9Stage, LoanStatus, PaymentChannel, PaymentKind, RegulatoryClass
 from .models import Loan, Payment
-
-# The largest id or day count a query may name; larger values are refused rather than sent on.
-MAX_INTEGER = 2**63 - 1
-
-
-class IntegerFilter(django_filters.NumberFilter):
-    """A whole number (django-filter's NumberFilter takes decimals, which ids and day counts are not)."""
-
-    field_class = forms.IntegerField
 
 
 class LoanFilterSet(django_filters.FilterSet):

@@ -1,36 +1,16 @@
 """Borrowers over the API. Input serializers check shapes and types; the services check the
 identifiers, phones and e-mails and write. ID numbers and phones go out masked unless the reader may
-see them (collection.unmask_pii).
-
-The money field in the first block serves the loans API too."""
+see them (collection.unmask_pii)."""
 
 import zoneinfo
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.api.fields import MoneyField
+
 from ..choices import BorrowerKind, Channel, Language, Relation, RiskGrade
 from ..models import Borrower, ContactPoint
-
-# --- Shared API pieces -------------------------------------------------------------------------------
-
-
-class MoneyField(serializers.DecimalField):
-    """An amount of money in yuan: a decimal string with at most two places ("1234.50"). JSON
-    numbers with a fraction are refused, since a float cannot carry an exact amount; whole numbers
-    are exact and accepted."""
-
-    default_error_messages = {"float": _("Give money as a decimal string such as “12.50”, not a JSON number.")}
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_digits", 16)
-        kwargs.setdefault("decimal_places", 2)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, float):
-            self.fail("float")
-        return super().to_internal_value(data)
 
 
 def can_see_pii(serializer):

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from borrowers.models import Borrower, ContactPoint
+from core.api.fields import MoneyField
 from core.models import ActivityLog
 from loans.models import Loan
 
@@ -54,21 +55,6 @@ def api_transition_names(transition_names):
 
 
 # --- Small pieces -----------------------------------------------------------------------------------
-
-
-class MoneyField(serializers.DecimalField):
-    """Yuan with at most two places, as a decimal string ("1500.00"): a JSON number with a fraction is
-    refused, since a float cannot carry an exact amount (whole numbers are exact and accepted)."""
-
-    default_error_messages = {"float": _("Give money as a decimal string, not a float.")}
-
-    def __init__(self, **kwargs):
-        super().__init__(max_digits=16, decimal_places=2, **kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, float):
-            self.fail("float")
-        return super().to_internal_value(data)
 
 
 class CaseUserSerializer(serializers.ModelSerializer):

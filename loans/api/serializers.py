@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from borrowers.api.serializers import MoneyField
 from borrowers.models import Borrower
+from core.api.fields import MoneyField
 from core.money import FEN
 
 from ..choices import PaymentChannel

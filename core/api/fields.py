@@ -1,0 +1,20 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount of money in yuan: a decimal string with at most two places ("1234.50"). JSON numbers
+    with a fraction are refused, since a float cannot carry an exact amount; whole numbers are exact
+    and accepted."""
+
+    default_error_messages = {"float": _("Give money as a decimal string such as “12.50”, not a JSON number.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 16)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            self.fail("float")
+        return super().to_internal_value(data)
