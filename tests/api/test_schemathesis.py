@@ -1,0 +1,51 @@
+"""Schemathesis runs over the whole OpenAPI schema in-process, as a superuser with a small book:
+no operation may answer 500 or break its own documented response schema."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import schemathesis
+import time_machine
+from django.contrib.auth.models import User
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from config.wsgi_test import application
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """As Django's test client does: a request must not close the test's database connection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db):
+    from tests.collection.factories import make_case
+    from tests.loans.factories import make_loan
+
+    with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        make_case(loan=make_loan())
+    user = User.objects.create_superuser("schemathesis", password="pw")
+    return Token.objects.create(user=user).key
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_operation_fails_or_breaks_its_schema(case, token):
+    case.call_and_validate(
+        headers={"Authorization": f"Token {token}"},
+        checks=[not_a_server_error, response_schema_conformance],
+    )
