@@ -3,12 +3,13 @@ cases accordingly. Composed here because the collection app sits above loans (DE
 
 Work is split by loan id range (`run_chunk`), so Celery can spread chunks over workers. Each chunk is
 one transaction and a fixed number of set-based statements: the loans' delinquency update, then
-cases opened, promises judged, priorities scored, cases resolved, classified and escalated in bulk, each move logged as
-`system` with the rule that fired. Running the same date twice changes nothing the second time."""
+cases opened, promises judged, priorities scored, and cases resolved, classified and escalated in
+bulk, each move logged as `system` with the rule that fired. Running the same date twice changes
+nothing the second time."""
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
@@ -54,11 +55,10 @@ class Summary:
     promises_partially_kept: int = 0
     promises_broken: int = 0
     seconds: float = 0.0
-    counts: dict = field(default_factory=dict, repr=False)
 
     def add(self, other: "Summary"):
         for f in fields(self):
-            if f.name not in ("as_of", "seconds", "counts"):
+            if f.name not in ("as_of", "seconds"):
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
