@@ -976,7 +976,7 @@ class _PortfolioBuilder:
             annual_rate=draft.annual_rate,
             term_months=draft.term_months,
             disbursed_on=draft.disbursed_on,
-            first_due_date=draft.first_due_date,
+            first_due_date=draft.instalments[0].due_date,  # a bullet loan falls due once, at maturity
             maturity_date=draft.instalments[-1].due_date,
             **balances,
         )

@@ -73,7 +73,7 @@ def loan_create(
                 annual_rate=annual_rate,
                 term_months=term_months,
                 disbursed_on=disbursed_on,
-                first_due_date=first_due_date,
+                first_due_date=lines[0].due_date,  # a bullet loan falls due once, at maturity
                 maturity_date=lines[-1].due_date,
             )
             Installment.objects.bulk_create(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.color import no_style
@@ -109,7 +110,7 @@ def test_schedules_are_the_ones_loan_create_books(seeded):
             principal=loan.principal,
             annual_rate=loan.annual_rate,
             term_months=loan.term_months,
-            first_due_date=loan.first_due_date,
+            first_due_date=loan.disbursed_on + relativedelta(months=1),  # as loan_create does by default
             monthly_fee=to_fen(loan.principal * loan.product.monthly_fee_rate),
         )
         booked = [(i.seq, i.due_date, i.principal_due, i.interest_due, i.fee_due) for i in loan.installments.all()]
