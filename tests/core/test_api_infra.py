@@ -69,3 +69,10 @@ def test_the_schema_and_swagger_ui_are_served_without_a_cdn(admin_client):
     assert schema.status_code == 200 and b"openapi" in schema.content
     docs = admin_client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs and "cdn" not in docs.lower() and "//unpkg" not in docs
+
+
+def test_an_unknown_api_path_answers_in_the_error_shape(client):
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+    assert client.get("/no-such-page/").status_code == 404
