@@ -28,6 +28,7 @@ from loans import delinquency
 from loans.choices import LoanStatus
 from loans.models import Loan, Payment
 from loans.services import loan_apply_credit
+from webhooks.services import events_publish
 
 from . import rules
 from .choices import CaseState, PromiseStatus, ResolutionReason, Severity
@@ -161,6 +162,21 @@ def _open_cases(as_of, first_id, last_id):
     _log(
         (case, "collection.case.opened", {"rule": "first_overdue_day", "officer": case.officer_id}) for case in created
     )
+    events_publish(
+        event_type="case.opened",
+        payloads=(
+            {
+                "case": c.pk,
+                "loan": c.loan_id,
+                "state": c.state,
+                "team": c.team_id,
+                "officer": c.officer_id,
+                "days_past_due": c.days_past_due_at_open,
+                "overdue_amount": c.overdue_amount_at_open,
+            }
+            for c in created
+        ),
+    )
     return len(created)
 
 
@@ -252,6 +268,21 @@ def _judge_promises(as_of, in_range):
             {"promise": promise.pk, "amount": promise.amount, "paid": promise.paid_amount},
         )
         for promise in promises
+    )
+    events_publish(
+        event_type="promise.broken",
+        payloads=(
+            {
+                "promise": p.pk,
+                "case": p.case_id,
+                "loan": p.case.loan_id,
+                "amount": p.amount,
+                "paid": p.paid_amount,
+                "promised_for": p.promised_for,
+            }
+            for p in promises
+            if p.status == PromiseStatus.BROKEN
+        ),
     )
     per_case = PromiseToPay.objects.filter(case=OuterRef("pk")).values("case").annotate(n=Count("id")).values("n")
     CollectionCase.objects.filter(pk__in={p.case_id for p in promises}).update(
@@ -366,6 +397,13 @@ def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):
             data={"rule": rule, **((data or (lambda c: {}))(case))},
         )
         for case in cases
+    )
+    events_publish(
+        event_type="case.state_changed",
+        payloads=(
+            {"case": c.pk, "loan": c.loan_id, "from": c.state, "to": target, "transition": verb, "rule": rule}
+            for c in cases
+        ),
     )
     return len(cases)
 

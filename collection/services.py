@@ -16,6 +16,7 @@ from core.models import ActivityLog
 from core.money import parse_amount
 from core.permissions import has_role, is_manager, is_system
 from core.roles import OFFICER
+from webhooks.services import event_publish
 
 from . import rules
 from .choices import (
@@ -116,6 +117,17 @@ def _transition(*, actor, case, name, args=(), reason="", rule="", data=None, fi
             before={"state": before},
             after={"state": locked.state},
             data={"rule": rule or ("officer" if not is_system(actor) else "system"), **(data or {})},
+        )
+        event_publish(
+            event_type="case.state_changed",
+            payload={
+                "case": locked.pk,
+                "loan": locked.loan_id,
+                "from": before,
+                "to": locked.state,
+                "transition": name,
+                "rule": rule or ("officer" if not is_system(actor) else "system"),
+            },
         )
     return locked
 

@@ -34,9 +34,10 @@ ROLE_PERMISSIONS = {
         "loans.change_loanproduct",
         "collection.*",
         "core.view_activitylog",
+        "webhooks.view_*",
     ],
     LEGAL_OFFICER: [*_READ_BOOK, "legal.*", "loans.change_collateral"],
-    AUDITOR: [*_READ_BOOK, "legal.view_*", "core.view_activitylog"],
+    AUDITOR: [*_READ_BOOK, "legal.view_*", "core.view_activitylog", "webhooks.view_*"],
     API_CLIENT: [],
 }
 

@@ -16,6 +16,7 @@ from core.audit import log_action
 from core.dates import business_date, business_today
 from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
+from webhooks.services import event_publish
 
 from . import delinquency, rules
 from .choices import InstallmentStatus, LoanStatus, PaymentKind
@@ -235,6 +236,19 @@ def payment_post(
                 after={
                     "payment": external_reference,
                     "amount": amount,
+                    "value_date": value_date,
+                    "unapplied": payment.unapplied_amount,
+                },
+            )
+            event_publish(
+                event_type="payment.posted",
+                payload={
+                    "payment": payment.pk,
+                    "external_reference": external_reference,
+                    "loan": loan.pk,
+                    "loan_external_id": loan.external_id,
+                    "amount": amount,
+                    "currency": currency,
                     "value_date": value_date,
                     "unapplied": payment.unapplied_amount,
                 },
