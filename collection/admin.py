@@ -19,11 +19,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from core import roles
-from core.admin import AuditedAdminMixin, audit_code
+from core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, audit_code
 from core.audit import log_action
 from core.errors import ApplicationError
 from core.permissions import is_manager
-from loans.admin import ReadOnlyAdminMixin
 
 from .choices import CaseState
 from .models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Team

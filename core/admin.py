@@ -19,6 +19,19 @@ admin.site.site_title = _("Huishou")
 admin.site.index_title = _("Back office")
 
 
+class ReadOnlyAdminMixin:
+    """Viewable, never added, changed or deleted through the admin (works for inlines too)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # --- Audit of admin writes --------------------------------------------------------------------------
 
 
@@ -144,7 +157,7 @@ def _pretty_json(value):
 
 
 @admin.register(ActivityLog)
-class ActivityLogAdmin(admin.ModelAdmin):
+class ActivityLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log, read-only for everyone: the model is append-only, and nobody (superusers
     included) may add, change or delete an entry through the admin."""
 
@@ -174,15 +187,6 @@ class ActivityLogAdmin(admin.ModelAdmin):
         "after_pretty",
         "data_pretty",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("target"), ordering="target_repr")
     def target_link(self, obj):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import AuditedAdminMixin, audit_snapshot
+from core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, audit_snapshot
 from core.audit import log_action
 from core.errors import ApplicationError
 
@@ -37,19 +37,6 @@ BALANCE_FIELDS = (
     "ifrs9_stage",
     "balances_as_of",
 )
-
-
-class ReadOnlyAdminMixin:
-    """Viewable, never added, changed or deleted through the admin (works for inlines too)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Add forms that save through a service ----------------------------------------------------------

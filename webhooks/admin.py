@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdminMixin
+
 from .models import EventType, WebhookDelivery, WebhookSubscription
 
 
@@ -38,7 +40,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "event_type", "subscription", "status", "attempts", "last_status_code"]
     list_filter = ["status", "event_type", "subscription"]
     list_select_related = ["subscription"]
@@ -56,12 +58,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "created_at",
         "delivered_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
