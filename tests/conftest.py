@@ -37,3 +37,26 @@ def api_client_for(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def staff_client(db):
+    """A signed-in member of one of the role groups, with the permissions core.roles gives it."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.test import APIClient
+
+    from core.apps import sync_roles
+
+    sync_roles()
+
+    def make(role, *, session=False):
+        user = User.objects.create_user(f"{role}-user", password="pw")
+        user.groups.add(Group.objects.get(name=role))
+        client = APIClient()
+        if session:
+            client.force_login(user)
+        else:
+            client.force_authenticate(user)
+        return client
+
+    return make

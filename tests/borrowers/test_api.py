@@ -1,11 +1,9 @@
 import pytest
-from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from borrowers.choices import BorrowerKind, Channel, Relation, RiskGrade
 from borrowers.models import Borrower, ContactPoint
 from core import roles
-from core.apps import sync_roles
 from core.models import ActivityLog
 from tests.borrowers.factories import BorrowerFactory, EnterpriseFactory, make_resident_id
 
@@ -13,24 +11,6 @@ pytestmark = pytest.mark.django_db
 
 BORROWERS = "/api/v1/borrowers/"
 VALID_RESIDENT_ID = "11010519491231002X"
-
-
-@pytest.fixture
-def staff_client():
-    """A signed-in member of one of the role groups, with the permissions core.roles gives it."""
-    sync_roles()
-
-    def make(role, *, session=False):
-        user = User.objects.create_user(f"{role}-user", password="pw")
-        user.groups.add(Group.objects.get(name=role))
-        client = APIClient()
-        if session:
-            client.force_login(user)
-        else:
-            client.force_authenticate(user)
-        return client
-
-    return make
 
 
 @pytest.fixture

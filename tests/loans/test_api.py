@@ -4,11 +4,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from core import roles
-from core.apps import sync_roles
 from core.models import ActivityLog
 from loans.choices import InstallmentStatus, LoanStatus, PaymentChannel, PaymentKind
 from loans.models import Installment, Loan, Payment, PaymentAllocation
@@ -27,21 +26,6 @@ def today():
     instalments past due."""
     with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=SHANGHAI), tick=False):
         yield date(2026, 4, 20)
-
-
-@pytest.fixture
-def staff_client():
-    """A signed-in member of one of the role groups, with the permissions core.roles gives it."""
-    sync_roles()
-
-    def make(role):
-        user = User.objects.create_user(f"{role}-user")
-        user.groups.add(Group.objects.get(name=role))
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
 
 
 @pytest.fixture
