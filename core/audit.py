@@ -13,7 +13,10 @@ def _actor_fields(actor):
         return {"actor_kind": ActorKind.SYSTEM, "actor": None, "actor_label": "system"}
     if isinstance(actor, str):
         return {"actor_kind": ActorKind.SYSTEM, "actor": None, "actor_label": actor}
-    is_client = actor.groups.filter(name=API_CLIENT).exists()
+    # Asked once per user object: a batch logs many entries for the same actor.
+    if not hasattr(actor, "_is_api_client"):
+        actor._is_api_client = actor.groups.filter(name=API_CLIENT).exists()
+    is_client = actor._is_api_client
     return {
         "actor_kind": ActorKind.API_CLIENT if is_client else ActorKind.USER,
         "actor": actor,

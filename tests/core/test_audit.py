@@ -48,3 +48,12 @@ def test_amounts_are_parsed_strictly():
     for bad in ["1.001", "-1", "0", "NaN", "Infinity", "", None, 1.5]:
         with pytest.raises(ApplicationError):
             parse_amount(bad)
+
+
+def test_a_batch_of_entries_asks_the_actors_role_once(django_assert_num_queries):
+    from core.audit import build_entry
+
+    officer = User.objects.create_user("batcher")
+    with django_assert_num_queries(1):
+        entries = [build_entry(actor=officer, action="x.y.z") for _ in range(5)]
+    assert {e.actor_kind for e in entries} == {ActorKind.USER}
