@@ -134,10 +134,9 @@ def _transition(*, actor, case, name, args=(), reason="", rule="", data=None, fi
 
 def allowed_transitions(case, actor) -> list[str]:
     """The transition names the actor could start now (for buttons and the API)."""
-    names = [t.name for t in case.get_available_state_transitions()]
     if not may_work(actor, case):
         return []
-    return names
+    return [t.name for t in case.get_available_state_transitions()]
 
 
 # --- Classification ---------------------------------------------------------------------------------
