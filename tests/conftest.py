@@ -60,3 +60,11 @@ def staff_client(db):
         return client
 
     return make
+
+
+def password_login(client, username, password):
+    """Sign a test client in with a password. django-axes checks every authentication against the
+    request it came with, which `Client.login` does not pass by itself."""
+    from django.test import RequestFactory
+
+    return client.login(request=RequestFactory().post("/accounts/login/"), username=username, password=password)

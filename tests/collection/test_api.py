@@ -27,6 +27,7 @@ from core.apps import sync_roles
 from core.models import ActivityLog
 from loans.models import Loan
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
+from tests.conftest import password_login
 from tests.loans.factories import LoanProductFactory, make_loan
 
 S = CaseState
@@ -67,7 +68,7 @@ def client_for(user):
 def signed_in(user):
     """A session like the browser's: the user is read afresh on every request, as in production."""
     client = APIClient()
-    assert client.login(username=user.get_username(), password="pw")
+    assert password_login(client, user.get_username(), "pw")
     return client
 
 

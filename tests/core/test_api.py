@@ -13,6 +13,7 @@ from core.apps import sync_roles
 from core.audit import log_action
 from core.models import ActivityLog
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
+from tests.conftest import password_login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db
@@ -145,7 +146,7 @@ def test_the_log_runs_a_bounded_number_of_queries(entries, extra, django_assert_
         log_action(actor="system", action="core.test.entry", target=entries["case"], data={"n": n})
     client = APIClient()
     make_user("auditor", roles.AUDITOR)
-    assert client.login(username="auditor", password="pw")
+    assert password_login(client, "auditor", "pw")
     with django_assert_max_num_queries(6):
         response = client.get("/api/v1/activity/")
     assert len(response.json()["results"]) >= extra

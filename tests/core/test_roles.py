@@ -5,6 +5,7 @@ from django.test import Client
 from core import roles
 from core.apps import sync_roles
 from tests.collection.factories import make_user
+from tests.conftest import password_login
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_a_demo_manager_can_browse_loans_in_the_admin():
     sync_roles()
     make_user("boss", roles.MANAGER, is_staff=True)
     client = Client()
-    assert client.login(username="boss", password="pw")
+    assert password_login(client, "boss", "pw")
     assert client.get("/admin/loans/loan/").status_code == 200
     assert client.get("/admin/core/activitylog/").status_code == 200
     assert client.get("/admin/auth/user/").status_code == 403

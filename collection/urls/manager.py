@@ -1,0 +1,3 @@
+"""Manager pages: queue overview, approvals inbox, KPIs."""
+
+urlpatterns = []

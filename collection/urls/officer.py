@@ -1,0 +1,3 @@
+"""Officer pages: worklist, case page and the forms on it."""
+
+urlpatterns = []

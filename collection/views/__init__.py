@@ -1,0 +1,1 @@
+"""The dashboard: officer pages (officer.py) and manager pages (manager.py)."""
