@@ -62,3 +62,13 @@ def screenshot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture
+def demo_portfolio(transactional_db):
+    """A small believable portfolio as `make run` seeds it: the demo users (password huishou-demo),
+    products, 300 loans with histories, the demo team and today's daily run, so cases exist."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", loans=300, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("seed_demo_collection", stdout=open(os.devnull, "w"))  # noqa: SIM115

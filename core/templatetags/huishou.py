@@ -1,0 +1,22 @@
+"""Template filters every page uses: money as ¥1,234.56 (Decimal, half-up to the fen, never float)."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+
+register = template.Library()
+
+FEN = Decimal("0.01")
+
+
+@register.filter
+def yuan(value):
+    """¥1,234.56; a negative amount as -¥1,234.56; empty for None or a value that is not a number."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(str(value)).quantize(FEN, rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return ""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}¥{abs(amount):,.2f}"
