@@ -25,7 +25,17 @@ from core.errors import ApplicationError
 from core.permissions import is_manager
 
 from .choices import CaseState
-from .models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Team
+from .models import (
+    Approval,
+    CollectionCase,
+    CollectionStrategy,
+    ContactAttempt,
+    PromiseToPay,
+    Reminder,
+    ReminderTemplate,
+    StrategyStep,
+    Team,
+)
 from .services import approval_decide, case_resolve, cases_reassign
 
 
@@ -395,3 +405,91 @@ class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Reject"), permissions=["decide"])
     def reject(self, request, queryset):
         self._decide(request, queryset, approve=False)
+
+
+# --- Reminders --------------------------------------------------------------------------------------
+
+
+@admin.register(ReminderTemplate)
+class ReminderTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Reminder texts in both languages. Saving renders each text with sample values: a text that
+    does not render (a typo in a variable, a broken tag, an amount in a third-party text) is refused
+    with the error on its field. The lender's name and the opt-out line are added to every message."""
+
+    list_display = ("code", "name", "channel", "recipient", "updated_at")
+    list_filter = ("channel", "recipient")
+    search_fields = ("code", "name", "body_zh_hans", "body_en")
+    readonly_fields = ("variables_help", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "channel", "recipient", "variables_help")}),
+        (_("Chinese"), {"fields": ("subject_zh_hans", "body_zh_hans")}),
+        (_("English"), {"fields": ("subject_en", "body_en")}),
+    )
+
+    @admin.display(description=_("variables"))
+    def variables_help(self, obj):
+        from .templating import VARIABLES
+
+        rows = [
+            (title, format_html_join(", ", "<code>{{{{ {} }}}}</code> ({})", sorted(variables.items())))
+            for title, variables in (
+                (gettext("To the borrower"), VARIABLES["borrower"]),
+                (gettext("To third parties"), VARIABLES["third_party"]),
+            )
+        ]
+        return format_html_join("", "<p><strong>{}</strong>: {}</p>", rows)
+
+
+class StrategyStepForm(forms.ModelForm):
+    case_states = forms.MultipleChoiceField(
+        label=_("case states"), choices=CaseState.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = StrategyStep
+        fields = ("order", "anchor", "offset_days", "channel", "template", "case_states", "send_at", "is_active")
+
+
+class StrategyStepInline(admin.TabularInline):
+    model = StrategyStep
+    form = StrategyStepForm
+    extra = 0
+
+
+@admin.register(CollectionStrategy)
+class CollectionStrategyAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """One reminder cadence per product kind, with its ordered steps."""
+
+    list_display = ("name", "product_kind", "is_active", "step_count")
+    list_filter = ("is_active",)
+    inlines = [StrategyStepInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(step_total=Count("steps"))
+
+    @admin.display(description=_("steps"), ordering="step_total")
+    def step_count(self, obj):
+        return obj.step_total
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The outbox, read-only: planned by the daily run, sent by the dispatcher."""
+
+    list_display = (
+        "planned_for",
+        "channel",
+        "recipient",
+        "status",
+        "suppression_code",
+        "case",
+        "loan",
+        "attempts",
+        "sent_at",
+        "delivered_at",
+    )
+    list_filter = ("status", "channel", "recipient", "suppression_code")
+    list_select_related = ("case__loan", "loan")
+    search_fields = ("loan__external_id", "idempotency_key", "provider_message_id")
+    show_full_result_count = False
+    date_hierarchy = "planned_for"

@@ -102,3 +102,35 @@ class ApprovalStatus(models.TextChoices):
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class ReminderChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    CALL_TASK = "call_task", _("Call task for the officer")
+
+    @classmethod
+    def messages(cls):
+        """The channels that carry a written message (choices for templates)."""
+        return [(c.value, c.label) for c in (cls.SMS, cls.EMAIL)]
+
+
+class StepAnchor(models.TextChoices):
+    """What a strategy step counts its days from."""
+
+    DUE_DATE = "due_date", _("Due date")
+    CASE_OPENED = "case_opened", _("Case opening")
+
+
+class Recipient(models.TextChoices):
+    BORROWER = "borrower", _("Borrower")
+    THIRD_PARTY = "third_party", _("Third parties (emergency contacts, employer)")
+
+
+class ReminderStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    SUPPRESSED = "suppressed", _("Suppressed")

@@ -6,14 +6,17 @@ can assign the state directly; `ConcurrentTransitionMixin` makes a save fail whe
 changed the state since this one read it."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
+from borrowers.choices import Language
 from core.fields import money_field
 from core.models import TimeStampedModel
+from loans.choices import ProductKind
 from loans.models import Loan, LoanProduct
 
 from .choices import (
@@ -26,8 +29,12 @@ from .choices import (
     HoldReason,
     Party,
     PromiseStatus,
+    Recipient,
+    ReminderChannel,
+    ReminderStatus,
     ResolutionReason,
     Severity,
+    StepAnchor,
 )
 
 S = CaseState
@@ -307,3 +314,182 @@ class Approval(TimeStampedModel):
 
     def __str__(self):
         return f"{self.get_action_display()} #{self.case_id} ({self.get_status_display()})"
+
+
+# --- Reminders: strategies say what to send when; Reminder rows are the outbox ---------------------
+
+
+class ReminderTemplate(TimeStampedModel):
+    """The text of one kind of reminder in both languages; the borrower's language picks one. The
+    lender's name and the opt-out line are added to every message by collection/templating.py, so no
+    template can leave them out. A template that does not render is refused when saved."""
+
+    code = models.SlugField(_("code"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    channel = models.CharField(_("channel"), max_length=16, choices=ReminderChannel.messages())
+    recipient = models.CharField(
+        _("recipient"),
+        max_length=16,
+        choices=Recipient.choices,
+        default=Recipient.BORROWER,
+        help_text=_("A third-party text may name the borrower but never the amount or the overdue."),
+    )
+    subject_zh_hans = models.CharField(_("subject (Chinese)"), max_length=200, blank=True)
+    body_zh_hans = models.TextField(_("text (Chinese)"))
+    subject_en = models.CharField(_("subject (English)"), max_length=200, blank=True)
+    body_en = models.TextField(_("text (English)"))
+
+    class Meta:
+        verbose_name = _("reminder template")
+        verbose_name_plural = _("reminder templates")
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+    def clean(self):
+        from .templating import template_errors
+
+        errors = template_errors(self)
+        if errors:
+            raise ValidationError(errors)
+
+    def text_for(self, language):
+        """(subject, body) in the language, Chinese when the language is not English."""
+        if language == Language.EN:
+            return self.subject_en, self.body_en
+        return self.subject_zh_hans, self.body_zh_hans
+
+
+class CollectionStrategy(TimeStampedModel):
+    """The reminder cadence for one product kind: its ordered steps say when to send what."""
+
+    name = models.CharField(_("name"), max_length=120)
+    product_kind = models.CharField(_("product kind"), max_length=24, choices=ProductKind.choices, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("collection strategy")
+        verbose_name_plural = _("collection strategies")
+        ordering = ["product_kind"]
+
+    def __str__(self):
+        return self.name
+
+
+class StrategyStep(models.Model):
+    """One step: on the day `offset_days` after the anchor, send the template on the channel (or
+    give the officer a call task), while the case is in one of `case_states`. A step anchored on the
+    due date at or before day 0 is a "due soon" reminder for a loan with no overdue yet."""
+
+    strategy = models.ForeignKey(
+        CollectionStrategy, verbose_name=_("strategy"), on_delete=models.CASCADE, related_name="steps"
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    anchor = models.CharField(_("counted from"), max_length=16, choices=StepAnchor.choices, default=StepAnchor.DUE_DATE)
+    offset_days = models.SmallIntegerField(
+        _("days after"), help_text=_("Negative: before the due date (D-3 is -3). Positive: days past due.")
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=ReminderChannel.choices)
+    template = models.ForeignKey(
+        ReminderTemplate, verbose_name=_("template"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    case_states = models.JSONField(
+        _("case states"),
+        default=list,
+        blank=True,
+        help_text=_("The step applies while the case is in one of these states; it stops when the case leaves them."),
+    )
+    send_at = models.TimeField(_("send at"), default="09:00", help_text=_("Local time in the borrower's time zone."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("strategy step")
+        verbose_name_plural = _("strategy steps")
+        ordering = ["strategy", "order", "offset_days", "id"]
+
+    def __str__(self):
+        sign = "+" if self.offset_days >= 0 else ""
+        return f"D{sign}{self.offset_days} {self.get_channel_display()}"
+
+    @property
+    def is_pre_due(self):
+        return self.anchor == StepAnchor.DUE_DATE and self.offset_days <= 0
+
+    def clean(self):
+        errors = {}
+        if self.channel == ReminderChannel.CALL_TASK:
+            if self.template_id:
+                errors["template"] = _("A call task has no message template.")
+        elif not self.template_id:
+            errors["template"] = _("Choose the message to send.")
+        elif self.template.channel != self.channel:
+            errors["template"] = _("The template is written for another channel.")
+        if self.anchor == StepAnchor.CASE_OPENED and self.offset_days < 0:
+            errors["offset_days"] = _("A case cannot be reminded of before it opens.")
+        unknown = set(self.case_states or []) - set(CaseState.values)
+        if unknown:
+            errors["case_states"] = _("Unknown states: %(states)s") % {"states": ", ".join(sorted(unknown))}
+        if not self.is_pre_due and not self.case_states:
+            errors["case_states"] = _("Say in which case states the step applies.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Reminder(TimeStampedModel):
+    """The outbox: one message (or call task) to send, planned by the daily run and sent by the
+    dispatcher exactly once. scheduled -> sending (leased by a worker) -> sent -> delivered, or
+    suppressed by a contact rule, or failed after the last retry. The idempotency key (case or loan,
+    step, recipient, date) makes planning the same day twice create nothing new, and goes to the
+    provider so a send retried after a worker died is not delivered twice."""
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="reminders")
+    case = models.ForeignKey(
+        CollectionCase,
+        verbose_name=_("case"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reminders",
+    )
+    step = models.ForeignKey(StrategyStep, verbose_name=_("step"), null=True, blank=True, on_delete=models.SET_NULL)
+    template = models.ForeignKey(
+        ReminderTemplate, verbose_name=_("template"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=ReminderChannel.choices)
+    recipient = models.CharField(_("recipient"), max_length=16, choices=Recipient.choices, default=Recipient.BORROWER)
+    contact_point = models.ForeignKey(
+        "borrowers.ContactPoint", verbose_name=_("contact point"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    address = models.CharField(_("address"), max_length=300, blank=True, help_text=_("Phone number or email."))
+    planned_for = models.DateField(_("planned for"))
+    due_at = models.DateTimeField(_("send from"))
+
+    status = models.CharField(
+        _("status"), max_length=12, choices=ReminderStatus.choices, default=ReminderStatus.SCHEDULED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    claimed_by = models.CharField(_("worker"), max_length=100, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text sent"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=100, blank=True, db_index=True)
+    suppression_code = models.CharField(_("suppressed by rule"), max_length=32, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-due_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["case", "-due_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.planned_for} ({self.get_status_display()})"

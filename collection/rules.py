@@ -2,12 +2,12 @@
 plain values and return the verdict with the reasons that fired, so a person can see why."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from .choices import ContactOutcome, PromiseStatus, Severity
+from .choices import CaseState, ContactOutcome, HoldReason, PromiseStatus, Recipient, ReminderChannel, Severity
 
 # --- Unreachable: three consecutive failed attempts across at least three calendar days -------------
 UNREACHABLE_ATTEMPTS = 3
@@ -108,6 +108,13 @@ def in_quiet_hours(local_moment: datetime, *, agreed: bool = False) -> bool:
     return moment >= QUIET_HOURS_START or moment < QUIET_HOURS_END
 
 
+def quiet_hours_end(local_moment: datetime) -> datetime:
+    """The first moment at or after `local_moment` (aware, in the borrower's zone) outside quiet
+    hours: 08:00 the same morning before 08:00, 08:00 the next morning from 22:00."""
+    day = local_moment.date() + (timedelta(days=1) if local_moment.time() >= QUIET_HOURS_START else timedelta())
+    return datetime.combine(day, QUIET_HOURS_END, tzinfo=local_moment.tzinfo)
+
+
 def zone(name: str) -> ZoneInfo:
     """A borrower's time zone; an unknown name falls back to the lender's (Asia/Shanghai)."""
     try:
@@ -148,3 +155,118 @@ def promise_outcome(amount, paid) -> str:
     if paid >= amount:
         return PromiseStatus.KEPT
     return PromiseStatus.PARTIALLY_KEPT if paid > 0 else PromiseStatus.BROKEN
+
+
+# --- Reminders: may this one go out now? (checked by the dispatcher at send time) ----------------------
+@dataclass(frozen=True)
+class ReminderFacts:
+    """What the contact rules look at for one reminder, read fresh when it is about to be sent."""
+
+    channel: str
+    local_now: datetime  # aware, in the borrower's time zone
+    recipient: str = Recipient.BORROWER
+    has_address: bool = True
+    agreed_to_quiet_hours: bool = False
+    do_not_contact: bool = False
+    do_not_contact_until: date | None = None
+    sms_opt_out: bool = False
+    email_opt_out: bool = False
+    call_opt_out: bool = False
+    deceased: bool = False
+    bankrupt: bool = False
+    case_state: str | None = None  # None: a "due soon" reminder for a loan with no case
+    step_states: tuple = ()  # the states the step applies in; empty for "due soon"
+    hold_reason: str = ""
+    borrower_unreachable: bool = False
+    recipient_refused: bool = False
+    still_owed: bool = True  # the instalment or arrears reminded of is still unpaid
+    sent_today: int = 0  # reminders on this channel already sent to this borrower today
+
+
+@dataclass(frozen=True)
+class ReminderVerdict:
+    action: str  # "send", "defer" or "suppress"
+    code: str = ""
+    message: str = ""
+    send_from: datetime | None = None
+
+    @property
+    def sends(self):
+        return self.action == "send"
+
+
+# At most this many automated messages per borrower per channel per day.
+DAILY_CAPS = {ReminderChannel.SMS: 2, ReminderChannel.EMAIL: 2, ReminderChannel.CALL_TASK: 1}
+
+_OPT_OUT = {
+    ReminderChannel.SMS: lambda f: f.sms_opt_out,
+    ReminderChannel.EMAIL: lambda f: f.email_opt_out,
+    ReminderChannel.CALL_TASK: lambda f: f.call_opt_out,
+}
+
+
+def _do_not_contact(f):
+    return f.do_not_contact and (f.do_not_contact_until is None or f.do_not_contact_until >= f.local_now.date())
+
+
+def _left_states(f):
+    return f.case_state is not None and bool(f.step_states) and f.case_state not in f.step_states
+
+
+# (code, test, message), checked in this order; the first that fires suppresses the reminder.
+REMINDER_SUPPRESSIONS = [
+    ("deceased", lambda f: f.deceased, _("The borrower is reported deceased.")),
+    ("bankrupt", lambda f: f.bankrupt, _("The borrower is in bankruptcy.")),
+    ("do_not_contact", _do_not_contact, _("The borrower is marked do-not-contact.")),
+    ("opted_out", lambda f: _OPT_OUT[f.channel](f), _("The borrower opted out of this channel.")),
+    (
+        "dispute",
+        lambda f: f.case_state == CaseState.ON_HOLD and f.hold_reason == HoldReason.DISPUTE,
+        _("The case is on hold for a dispute."),
+    ),
+    (
+        "complaint",
+        lambda f: f.case_state == CaseState.ON_HOLD and f.hold_reason == HoldReason.COMPLAINT,
+        _("The case is on hold for a complaint."),
+    ),
+    ("on_hold", lambda f: f.case_state == CaseState.ON_HOLD, _("The case is on hold.")),
+    (
+        "case_closed",
+        lambda f: f.case_state in CaseState.closed_states(),
+        _("The case is closed."),
+    ),
+    ("state_left", _left_states, _("The case has left the states this step applies to.")),
+    ("paid", lambda f: not f.still_owed, _("Nothing is owed any more for this reminder.")),
+    (
+        "third_party",
+        lambda f: f.recipient == Recipient.THIRD_PARTY and not f.borrower_unreachable,
+        _("Third parties are contacted only while the borrower is unreachable."),
+    ),
+    ("third_party_refused", lambda f: f.recipient_refused, _("This contact refused further contact.")),
+    ("no_address", lambda f: not f.has_address, _("No valid number or address to send to.")),
+    (
+        "daily_cap",
+        lambda f: f.sent_today >= DAILY_CAPS.get(f.channel, 1),
+        _("The daily limit of reminders on this channel is reached."),
+    ),
+]
+SUPPRESSION_MESSAGES = {code: message for code, _test, message in REMINDER_SUPPRESSIONS}
+
+
+def reminder_verdict(facts: ReminderFacts) -> ReminderVerdict:
+    """Send, defer to the end of quiet hours, or suppress with the rule that fired. A call task is a
+    note for the officer, not a contact: quiet hours do not hold it back (the call itself is checked
+    when the officer logs it)."""
+    for code, test, message in REMINDER_SUPPRESSIONS:
+        if test(facts):
+            return ReminderVerdict("suppress", code, str(message))
+    if facts.channel != ReminderChannel.CALL_TASK and in_quiet_hours(
+        facts.local_now, agreed=facts.agreed_to_quiet_hours
+    ):
+        return ReminderVerdict(
+            "defer",
+            "quiet_hours",
+            str(_("Quiet hours 22:00-08:00 in the borrower's time zone.")),
+            quiet_hours_end(facts.local_now),
+        )
+    return ReminderVerdict("send")

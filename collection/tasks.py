@@ -1,12 +1,14 @@
-"""Celery tasks: thin wrappers that take ids and dates and call collection.daily."""
+"""Celery tasks: thin wrappers that take ids and dates and call collection.daily / reminders."""
 
+import math
 from datetime import date
 
 from celery import group, shared_task
+from django.conf import settings
 
 from core.dates import business_today
 
-from . import daily
+from . import daily, reminders
 
 
 @shared_task
@@ -22,3 +24,22 @@ def dispatch_daily_run(as_of: str | None = None, chunk_size: int = daily.DEFAULT
     ranges = daily.loan_id_ranges(chunk_size)
     group(run_daily_chunk.s(day, low, high) for low, high in ranges).apply_async()
     return len(ranges)
+
+
+@shared_task(acks_late=True)
+def send_reminders(budget_seconds: float = 50) -> dict:
+    """One worker's share: claim and send batches for up to `budget_seconds`."""
+    summary = reminders.reminders_dispatch(budget_seconds=budget_seconds)
+    return {k: v for k, v in vars(summary).items() if k != "codes"} | {"codes": summary.codes}
+
+
+@shared_task
+def dispatch_reminders() -> int:
+    """Every minute (beat): start as many `send_reminders` tasks as there are batches due, up to
+    REMINDER_DISPATCH_TASKS, so the work spreads over the workers. Each claims its own rows with
+    SKIP LOCKED, so two never take the same row."""
+    due = reminders.due_count()
+    tasks = min(math.ceil(due / settings.REMINDER_BATCH_SIZE), settings.REMINDER_DISPATCH_TASKS)
+    if tasks:
+        group(send_reminders.s() for _ in range(tasks)).apply_async()
+    return tasks

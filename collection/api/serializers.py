@@ -425,3 +425,20 @@ class LegalReferralSerializer(ManagerApprovalSerializer):
         default="",
         help_text=_("expected recovery against the cost; a referral without one is refused"),
     )
+
+
+# --- Reminder delivery receipts ---------------------------------------------------------------------
+
+
+class ReceiptSerializer(serializers.Serializer):
+    message_id = serializers.CharField(max_length=100, help_text=_("The id the gateway answered the send with."))
+    status = serializers.ChoiceField(choices=[("delivered", _("Delivered")), ("failed", _("Failed"))])
+    error = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    at = serializers.DateTimeField(required=False, help_text=_("When the handset or mailbox took it; now if omitted."))
+
+
+class ReminderStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()

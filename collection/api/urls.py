@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -10,4 +11,7 @@ router.register(f"{CASE}/contacts", views.CaseContactViewSet, basename="case-con
 router.register(f"{CASE}/promises", views.CasePromiseViewSet, basename="case-promise")
 router.register("approvals", views.ApprovalViewSet, basename="approval")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("reminders/receipts/", views.ReceiptView.as_view(), name="reminder-receipts"),
+    *router.urls,
+]

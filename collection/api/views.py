@@ -8,23 +8,24 @@ on a stale view of the case (the body's `version`), is a 409."""
 from functools import partial
 
 from django.db.models import Prefetch
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import get_object_or_404
+from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.response import Response
 
 from core.api.permissions import ModelPermissions
 from core.api.views import errors
 
-from .. import services
+from .. import reminders, services
 from ..choices import ApprovalAction, ApprovalStatus
 from ..errors import ConcurrentChange, NotPermitted
 from ..filters import ApprovalFilter, CaseFilter, can_see_case, visible_approvals, visible_cases
-from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay
+from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Reminder
 from . import serializers as s
 
 ID = "[0-9]+"
@@ -262,3 +263,44 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         approval = services.approval_decide(actor=request.user, approval=approval, **serializer.validated_data)
         return Response(s.ApprovalSerializer(approval, context=self.get_serializer_context()).data)
+
+
+# --- Reminder delivery receipts ---------------------------------------------------------------------
+
+
+class ReceiptPermission(ModelPermissions):
+    """A gateway posting receipts needs `collection.change_reminder`, nothing more."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class ReceiptView(GenericAPIView):
+    """An SMS gateway reports a message delivered or failed. Sending the same receipt again changes
+    nothing; a receipt for an unknown message id is a 404 (the gateway may retry later)."""
+
+    queryset = Reminder.objects.all()
+    permission_classes = [ReceiptPermission]
+    serializer_class = s.ReceiptSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(
+        summary=gettext_lazy("Report a reminder's delivery (SMS gateways)"),
+        request=s.ReceiptSerializer,
+        responses={200: s.ReminderStatusSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            row = reminders.receipt_apply(
+                actor=request.user,
+                provider_message_id=data["message_id"],
+                delivered=data["status"] == "delivered",
+                error=data["error"],
+                at=data.get("at"),
+            )
+        except Reminder.DoesNotExist:
+            raise Http404(_("No sent reminder has this message id.")) from None
+        return Response(s.ReminderStatusSerializer(row).data)

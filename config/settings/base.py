@@ -123,6 +123,29 @@ USE_TZ = True
 
 # The lender's name and currency appear on every borrower-facing message and document.
 LENDER_NAME = env("LENDER_NAME", default="回收消费金融有限公司")
+LENDER_HOTLINE = env("LENDER_HOTLINE", default="400-820-0000")
+
+# --- Reminders (collection/reminders.py). SMS: console | file | locmem | http (a generic JSON gateway).
+SMS_BACKEND = env("SMS_BACKEND", default="console")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=str(VAR_DIR / "sms"))
+SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
+SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", default="")
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)  # seconds
+# Email goes through Django's backends: console by default, SMTP with EMAIL_URL=smtp://host:port.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"{LENDER_NAME} <noreply@huishou.example.com>")
+REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)  # rows one worker claims at a time
+REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=120)  # a claimed row's lease
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
+REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)  # doubles per attempt
+REMINDER_DISPATCH_TASKS = env.int("REMINDER_DISPATCH_TASKS", default=8)  # parallel senders started a minute
 DEFAULT_CURRENCY = "CNY"
 
 STATIC_URL = "static/"
@@ -161,6 +184,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The nightly run, just after midnight in the lender's time zone (CELERY_TIMEZONE).
 CELERY_BEAT_SCHEDULE = {
     "daily-run": {"task": "collection.tasks.dispatch_daily_run", "schedule": crontab(hour=0, minute=30)},
+    "reminder-dispatch": {"task": "collection.tasks.dispatch_reminders", "schedule": crontab(minute="*")},
 }
 
 REST_FRAMEWORK = {

@@ -38,6 +38,7 @@ class Command(BaseCommand):
             ("promises kept", summary.promises_kept),
             ("promises partially kept", summary.promises_partially_kept),
             ("promises broken", summary.promises_broken),
+            ("reminders planned", summary.reminders_planned),
         ]:
             self.stdout.write(f"  {label:<28} {value:>10,}")
 

@@ -1,0 +1,617 @@
+"""Reminders: the planner writes the outbox, the dispatcher sends it exactly once.
+
+Planning (part of the daily run, per loan id range) inserts one Reminder row per due strategy step
+with `INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING`, so planning the same day again
+creates nothing new.
+
+Dispatching (a Celery beat task every minute, spread over workers): a worker claims a batch of due
+rows with `SELECT ... FOR UPDATE SKIP LOCKED` (on SQLite, whose writers are serialised anyway, the
+claim is the UPDATE guarded by the row's status) and leases them: scheduled -> sending, with the
+worker's id and a lease expiry. For each row it reads the facts afresh, asks the contact rules, and
+sends, defers (quiet hours) or suppresses it; each outcome is one small transaction with its audit
+entry. A worker killed mid-batch leaves its rows `sending`; once the lease expires another worker
+reclaims them and sends them again with the same idempotency key, which an idempotent provider (the
+HTTP gateway) answers without delivering twice. A provider that cannot deduplicate (SMTP, the
+console) is never sent a reclaimed row: the row fails with "delivery unknown" for a person to check,
+so nothing is sent twice and nothing is lost."""
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from borrowers.choices import Channel, Relation
+from core.audit import build_entry
+from loans.choices import InstallmentStatus, LoanStatus
+from loans.models import Installment
+
+from . import rules, sms, templating
+from .choices import Recipient, ReminderChannel, ReminderStatus, StepAnchor
+from .models import CollectionCase, Reminder, StrategyStep
+
+log = logging.getLogger(__name__)
+
+R = ReminderStatus
+UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
+
+
+# --- Planning ---------------------------------------------------------------------------------------
+
+COLUMNS = [
+    "idempotency_key",
+    "loan_id",
+    "case_id",
+    "step_id",
+    "template_id",
+    "channel",
+    "recipient",
+    "contact_point_id",
+    "address",
+    "planned_for",
+    "due_at",
+    "status",
+    "attempts",
+    "claimed_by",
+    "claim_token",
+    "subject",
+    "body",
+    "provider_message_id",
+    "suppression_code",
+    "last_error",
+    "created_at",
+    "updated_at",
+]
+
+
+EMPTY_TEXT_COLUMNS = [
+    "claimed_by",
+    "claim_token",
+    "subject",
+    "body",
+    "provider_message_id",
+    "suppression_code",
+    "last_error",
+]
+
+
+def reminders_plan(*, as_of: date, first_id: int | None = None, last_id: int | None = None) -> int:
+    """Write the reminders due on `as_of` for loans in the id range (all when no range). Returns
+    how many rows were new."""
+    loans = Q()
+    if first_id is not None:
+        loans &= Q(loan_id__gte=first_id, loan_id__lte=last_id)
+    created = 0
+    steps = StrategyStep.objects.filter(is_active=True, strategy__is_active=True).select_related("strategy", "template")
+    for step in steps:
+        for source in _sources(step, as_of, loans):
+            created += _insert(source)
+    return created
+
+
+def _sources(step, as_of, loans):
+    """The querysets whose rows are this step's reminders on `as_of`, one column per COLUMNS entry."""
+    kind = step.strategy.product_kind
+    if step.is_pre_due:
+        # "Due soon": an unpaid instalment falls due on as_of + |offset| and nothing is overdue yet.
+        base = Installment.objects.filter(
+            loans,
+            due_date=as_of - timedelta(days=step.offset_days),
+            status__in=UNPAID,
+            loan__status=LoanStatus.ACTIVE,
+            loan__days_past_due=0,
+            loan__product__kind=kind,
+        )
+        return [_borrower_rows(base, step, as_of, loan="loan", case=None)]
+    if step.anchor == StepAnchor.DUE_DATE:
+        when = Q(loan__days_past_due=step.offset_days)
+    else:
+        when = Q(opened_on=as_of - timedelta(days=step.offset_days))
+    cases = CollectionCase.objects.filter(loans, when, state__in=step.case_states, loan__product__kind=kind)
+    if step.template_id and step.template.recipient == Recipient.THIRD_PARTY:
+        return [_third_party_rows(cases.filter(unreachable=True), step, as_of)]
+    return [_borrower_rows(cases, step, as_of, loan="loan", case="id")]
+
+
+def _key(*parts):
+    """Concat of literal strings and id columns (F expressions cast to text)."""
+    return Concat(*[part if isinstance(part, Value) else Cast(part, CharField()) for part in parts])
+
+
+def _common(step, as_of):
+    now = timezone.now()
+    due_at = datetime.combine(as_of, step.send_at, tzinfo=timezone.get_current_timezone())
+    return {
+        "r_step_id": Value(step.pk),
+        "r_template_id": Value(step.template_id) if step.template_id else _null_id(),
+        "r_channel": Value(step.channel),
+        "r_planned_for": Value(as_of),
+        "r_due_at": Value(due_at),
+        "r_status": Value(R.SCHEDULED),
+        "r_attempts": Value(0),
+        **{f"r_{name}": Value("") for name in EMPTY_TEXT_COLUMNS},
+        "r_created_at": Value(now),
+        "r_updated_at": Value(now),
+    }
+
+
+def _null_id():
+    # Typed, so PostgreSQL does not read a bare NULL in the sub-select as text.
+    return Cast(Value(None), BigIntegerField())
+
+
+def _address_of(channel, prefix):
+    if channel == ReminderChannel.SMS:
+        return F(f"{prefix}phone")
+    if channel == ReminderChannel.EMAIL:
+        return F(f"{prefix}email")
+    return Value("")
+
+
+def _borrower_rows(queryset, step, as_of, *, loan, case):
+    owner = Value("C") if case else Value("L")
+    rows = queryset.annotate(
+        r_idempotency_key=_key(owner, F(case or loan + "_id"), Value(f"-S{step.pk}-{step.channel}-P0-{as_of}")),
+        r_loan_id=F(f"{loan}_id"),
+        r_case_id=F(case) if case else _null_id(),
+        r_recipient=Value(Recipient.BORROWER),
+        r_contact_point_id=_null_id(),
+        r_address=_address_of(step.channel, f"{loan}__borrower__"),
+        **_common(step, as_of),
+    )
+    if step.channel != ReminderChannel.CALL_TASK:
+        rows = rows.exclude(r_address="")
+    return rows
+
+
+def _third_party_rows(cases, step, as_of):
+    """One row per usable third-party contact point of each case's borrower (only cases whose
+    borrower is unreachable: that is the only time a third party may be contacted)."""
+    channel = Channel.MOBILE if step.channel == ReminderChannel.SMS else Channel.EMAIL
+    points = "loan__borrower__contact_points"
+    return (
+        cases.filter(
+            **{
+                f"{points}__channel": channel,
+                f"{points}__refused_contact": False,
+                f"{points}__invalid_since__isnull": True,
+            }
+        )
+        .exclude(**{f"{points}__relation": Relation.SELF})
+        .annotate(
+            r_idempotency_key=_key(
+                Value("C"), F("id"), Value(f"-S{step.pk}-{step.channel}-P"), F(f"{points}__id"), Value(f"-{as_of}")
+            ),
+            r_loan_id=F("loan_id"),
+            r_case_id=F("id"),
+            r_recipient=Value(Recipient.THIRD_PARTY),
+            r_contact_point_id=F(f"{points}__id"),
+            r_address=F(f"{points}__value"),
+            **_common(step, as_of),
+        )
+    )
+
+
+def _insert(queryset) -> int:
+    """INSERT ... SELECT the queryset's r_* columns, skipping rows whose key exists."""
+    select, params = queryset.order_by().values(*[f"r_{name}" for name in COLUMNS]).query.sql_with_params()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in COLUMNS)
+    picks = ", ".join(f"src.{quote('r_' + name)}" for name in COLUMNS)
+    statement = (
+        f"INSERT INTO {quote(Reminder._meta.db_table)} ({columns}) SELECT {picks} FROM ({select}) src "
+        # `WHERE true` lets SQLite tell the upsert clause from a join's ON.
+        "WHERE true ON CONFLICT (idempotency_key) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return max(cursor.rowcount, 0)
+
+
+# --- Dispatching ------------------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchSummary:
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    suppressed: int = 0
+    retried: int = 0
+    failed: int = 0
+    reclaimed: int = 0
+    codes: dict = field(default_factory=dict)
+
+    def add(self, other):
+        for name in ("claimed", "sent", "deferred", "suppressed", "retried", "failed", "reclaimed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for code, count in other.codes.items():
+            self.codes[code] = self.codes.get(code, 0) + count
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def due_count(now=None) -> int:
+    return Reminder.objects.filter(_due(now or timezone.now())).count()
+
+
+def _due(now):
+    return Q(status=R.SCHEDULED, due_at__lte=now) | Q(status=R.SENDING, lease_until__lt=now)
+
+
+def reminders_dispatch(*, worker: str | None = None, limit: int | None = None, budget_seconds: float = 50):
+    """Claim and send batches until nothing is due or the time budget is spent (a beat task runs
+    every minute, so it stops before the next one starts)."""
+    worker = worker or worker_name()
+    summary = DispatchSummary()
+    started = time.monotonic()
+    while time.monotonic() - started < budget_seconds:
+        batch = reminders_dispatch_batch(worker=worker, limit=limit)
+        summary.add(batch)
+        if not batch.claimed:
+            break
+    return summary
+
+
+def reminders_dispatch_batch(*, worker: str, limit: int | None = None) -> DispatchSummary:
+    summary = DispatchSummary()
+    token, reclaimed = _claim(worker, limit or settings.REMINDER_BATCH_SIZE)
+    rows = list(
+        Reminder.objects.filter(claim_token=token, status=R.SENDING)
+        .select_related("loan__borrower", "loan__product", "case__loan", "step", "template", "contact_point")
+        .order_by("due_at", "id")
+    )
+    summary.claimed, summary.reclaimed = len(rows), len(reclaimed)
+    if not rows:
+        return summary
+    context = _BatchContext(rows)
+    lease_ends = timezone.now() + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    for row in rows:
+        lease_ends = _renew_lease_if_short(token, lease_ends)
+        outcome = _process(row, token, context, reclaimed=row.pk in reclaimed)
+        setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if outcome == "suppressed":
+            summary.codes[row.suppression_code] = summary.codes.get(row.suppression_code, 0) + 1
+    return summary
+
+
+def _claim(worker, limit):
+    """Lease up to `limit` due rows to this worker; returns the claim token and the ids reclaimed
+    from a worker whose lease expired."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    with transaction.atomic():
+        candidates = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(_due(now))
+            .order_by("due_at", "id")
+            .values_list("id", "status")[:limit]
+        )
+        ids = [pk for pk, _status in candidates]
+        reclaimed = {pk for pk, status in candidates if status == R.SENDING}
+        # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
+        Reminder.objects.filter(Q(pk__in=ids) & _due(now)).update(
+            status=R.SENDING, lease_until=lease, claimed_by=worker, claim_token=token, updated_at=now
+        )
+    return token, reclaimed
+
+
+def _renew_lease_if_short(token, lease_ends):
+    """A slow gateway must not let the lease run out under a batch still being worked."""
+    now = timezone.now()
+    if lease_ends - now > timedelta(seconds=settings.REMINDER_LEASE_SECONDS / 2):
+        return lease_ends
+    lease_ends = now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    Reminder.objects.filter(claim_token=token, status=R.SENDING).update(lease_until=lease_ends)
+    return lease_ends
+
+
+# What is left to pay on an instalment.
+REMAINING = (
+    F("principal_due")
+    + F("interest_due")
+    + F("fee_due")
+    + F("penalty_accrued")
+    - F("principal_paid")
+    - F("interest_paid")
+    - F("fee_paid")
+    - F("penalty_paid")
+)
+
+
+def _due_soon_date(row):
+    return row.planned_for - timedelta(days=row.step.offset_days)
+
+
+class _BatchContext:
+    """What the rules need beyond the row itself, read for the whole batch at once: how many
+    reminders each borrower already had today per channel, and which due-soon instalments are still
+    unpaid."""
+
+    def __init__(self, rows):
+        today = timezone.localdate()
+        start = datetime.combine(today, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+        borrowers = {row.loan.borrower_id for row in rows}
+        self.sent_today = {}
+        for borrower_id, channel in Reminder.objects.filter(
+            loan__borrower_id__in=borrowers, status__in=[R.SENT, R.DELIVERED], sent_at__gte=start
+        ).values_list("loan__borrower_id", "channel"):
+            self.sent_today[borrower_id, channel] = self.sent_today.get((borrower_id, channel), 0) + 1
+        pre_due = [row for row in rows if row.case_id is None and row.step is not None]
+        self.unpaid = {}
+        if pre_due:
+            unpaid = Installment.objects.filter(
+                loan_id__in={row.loan_id for row in pre_due},
+                due_date__in={_due_soon_date(row) for row in pre_due},
+                status__in=UNPAID,
+            ).annotate(remaining=REMAINING)
+            self.unpaid = {
+                (loan, due): left for loan, due, left in unpaid.values_list("loan_id", "due_date", "remaining")
+            }
+
+    def still_owed(self, row):
+        if row.loan.status in LoanStatus.closed():
+            return False
+        if row.case_id is None and row.step is not None:
+            # Paid early, the money waits as credit until the due date: it counts as paid.
+            remaining = self.unpaid.get((row.loan_id, _due_soon_date(row)), 0)
+            return remaining > row.loan.credit_balance
+        return row.loan.overdue_amount > 0
+
+    def count_sent(self, row):
+        key = (row.loan.borrower_id, row.channel)
+        self.sent_today[key] = self.sent_today.get(key, 0) + 1
+
+
+def reminder_facts(row, context, now=None) -> rules.ReminderFacts:
+    borrower = row.loan.borrower
+    point = row.contact_point
+    return rules.ReminderFacts(
+        channel=row.channel,
+        local_now=timezone.localtime(now or timezone.now(), rules.zone(borrower.time_zone)),
+        recipient=row.recipient,
+        has_address=bool(row.address) or row.channel == ReminderChannel.CALL_TASK,
+        agreed_to_quiet_hours=borrower.agreed_to_quiet_hours_contact,
+        do_not_contact=borrower.do_not_contact,
+        do_not_contact_until=borrower.do_not_contact_until,
+        sms_opt_out=borrower.sms_opt_out,
+        email_opt_out=borrower.email_opt_out,
+        call_opt_out=borrower.call_opt_out,
+        deceased=borrower.is_deceased,
+        bankrupt=borrower.is_bankrupt,
+        case_state=row.case.state if row.case_id else None,
+        step_states=tuple(row.step.case_states) if row.step_id and row.case_id else (),
+        hold_reason=row.case.hold_reason if row.case_id else "",
+        borrower_unreachable=bool(row.case_id and row.case.unreachable),
+        recipient_refused=bool(point and (point.refused_contact or point.invalid_since)),
+        still_owed=context.still_owed(row),
+        sent_today=context.sent_today.get((borrower.pk, row.channel), 0),
+    )
+
+
+def _process(row, token, context, *, reclaimed) -> str:
+    verdict = rules.reminder_verdict(reminder_facts(row, context))
+    if verdict.action == "suppress":
+        return _finish(row, token, status=R.SUPPRESSED, suppression_code=verdict.code, last_error=verdict.message)
+    if verdict.action == "defer":
+        _release(row, token, due_at=verdict.send_from, last_error=verdict.message)
+        return "deferred"
+    if row.channel == ReminderChannel.CALL_TASK:
+        return _call_task(row, token)
+    message = _compose(row)
+    backend = _backend_for(row.channel)
+    if reclaimed and not getattr(backend, "idempotent", False):
+        return _finish(
+            row,
+            token,
+            status=R.FAILED,
+            last_error="interrupted mid-send: delivery unknown; not resent because the provider cannot "
+            "recognise a repeat. Check the provider's log before sending again.",
+            subject=message.subject,
+            body=message.body,
+        )
+    try:
+        provider_id = _send(backend, row, message)
+    except sms.SendError as error:
+        return _failed_attempt(row, token, error, message)
+    context.count_sent(row)
+    return _finish(
+        row,
+        token,
+        status=R.SENT,
+        provider_message_id=provider_id,
+        sent_at=timezone.now(),
+        subject=message.subject,
+        body=message.body,
+    )
+
+
+def _compose(row) -> templating.Message:
+    loan, borrower = row.loan, row.loan.borrower
+    if row.recipient == Recipient.THIRD_PARTY:
+        variables = {"contact_name": row.contact_point.contact_name, "borrower_name": borrower.name}
+    else:
+        variables = templating.borrower_variables(
+            name=borrower.name,
+            amount_overdue=loan.overdue_amount,
+            amount_due=_next_amount_due(row),
+            due_date=_due_date(row),
+            days_past_due=loan.days_past_due,
+            loan_reference=loan.external_id,
+        )
+    return templating.compose(row.template, language=borrower.language, variables=variables)
+
+
+def _due_date(row):
+    """The due date reminded of: the oldest unpaid one when overdue, else the one falling due."""
+    if row.loan.overdue_since:
+        return row.loan.overdue_since - timedelta(days=1)  # overdue since the day after it fell due
+    if row.step is not None and row.step.is_pre_due:
+        return _due_soon_date(row)
+    return None
+
+
+def _next_amount_due(row):
+    installment = Installment.objects.filter(loan_id=row.loan_id, status__in=UNPAID).order_by("due_date").first()
+    if installment is None:
+        return 0
+    return (
+        installment.principal_due
+        + installment.interest_due
+        + installment.fee_due
+        + installment.penalty_accrued
+        - installment.principal_paid
+        - installment.interest_paid
+        - installment.fee_paid
+        - installment.penalty_paid
+    )
+
+
+def _backend_for(channel):
+    if channel == ReminderChannel.SMS:
+        return sms.get_backend()
+    return _EmailBackend()
+
+
+class _EmailBackend:
+    """Django's configured email backend behind the SMS backends' interface. SMTP cannot recognise
+    a repeat, so a reclaimed email is never resent."""
+
+    idempotent = False
+
+    def send(self, row, message):
+        email = EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[row.address],
+            headers={"Message-ID": f"<{row.idempotency_key}@huishou>", "X-Idempotency-Key": row.idempotency_key},
+            connection=get_connection(fail_silently=False),
+        )
+        try:
+            email.send()
+        except (OSError, TimeoutError) as error:  # smtplib's errors are OSErrors
+            raise sms.TransientError(f"mail server: {error}") from None
+        return f"<{row.idempotency_key}@huishou>"
+
+
+def _send(backend, row, message):
+    if row.channel == ReminderChannel.SMS:
+        return backend.send(sms.Sms(to=row.address, text=message.body, idempotency_key=row.idempotency_key))
+    return backend.send(row, message)
+
+
+def _failed_attempt(row, token, error, message):
+    attempts = row.attempts + 1
+    if not error.transient or attempts >= settings.REMINDER_MAX_ATTEMPTS:
+        return _finish(
+            row,
+            token,
+            status=R.FAILED,
+            attempts=attempts,
+            last_error=str(error),
+            subject=message.subject,
+            body=message.body,
+        )
+    backoff = settings.REMINDER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    _release(row, token, due_at=timezone.now() + timedelta(seconds=backoff), attempts=attempts, last_error=str(error))
+    return "retried"
+
+
+def _release(row, token, **changes):
+    """Back to `scheduled` (deferred or to be retried), out of this worker's hands."""
+    Reminder.objects.filter(pk=row.pk, claim_token=token, status=R.SENDING).update(
+        status=R.SCHEDULED, lease_until=None, claimed_by="", claim_token="", updated_at=timezone.now(), **changes
+    )
+
+
+AUDIT_ACTIONS = {
+    R.SENT: "collection.reminder.sent",
+    R.SUPPRESSED: "collection.reminder.suppressed",
+    R.FAILED: "collection.reminder.failed",
+}
+OUTCOMES = {R.SENT: "sent", R.SUPPRESSED: "suppressed", R.FAILED: "failed"}
+
+
+def _finish(row, token, *, status, **changes) -> str:
+    """The row's last word and its audit entry, in one transaction. If the lease was lost to
+    another worker in the meantime, that worker owns the row now and this one writes nothing."""
+    with transaction.atomic():
+        updated = Reminder.objects.filter(pk=row.pk, claim_token=token, status=R.SENDING).update(
+            status=status, lease_until=None, updated_at=timezone.now(), **changes
+        )
+        if updated:
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.status = status
+            build_entry(
+                actor="system",
+                action=AUDIT_ACTIONS[status],
+                target=row.case if row.case_id else row.loan,
+                reason=changes.get("last_error", "") if status != R.SENT else "",
+                data=_audit_data(row),
+            ).save()
+    return OUTCOMES[status]
+
+
+def _audit_data(row):
+    data = {"reminder": row.pk, "channel": row.channel, "recipient": row.recipient, "step": str(row.step or "")}
+    if row.suppression_code:
+        data["rule"] = row.suppression_code
+    if row.provider_message_id:
+        data["provider_message_id"] = row.provider_message_id
+    return data
+
+
+def _call_task(row, token) -> str:
+    """A call task puts the case at the top of the officer's worklist now: next action due."""
+    now = timezone.now()
+    with transaction.atomic():
+        CollectionCase.objects.filter(pk=row.case_id).filter(
+            Q(next_action_at__isnull=True) | Q(next_action_at__gt=now)
+        ).update(next_action_at=now, updated_at=now)
+        return _finish(row, token, status=R.SENT, sent_at=now, body=str(row.step or ""))
+
+
+# --- Delivery receipts ------------------------------------------------------------------------------
+
+
+def receipt_apply(*, actor, provider_message_id: str, delivered: bool, error: str = "", at=None) -> Reminder:
+    """A provider reports a message delivered or failed. Repeating the same receipt changes nothing;
+    a receipt never moves a row backwards (delivered stays delivered)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        row = (
+            Reminder.objects.select_for_update(of=("self",))
+            .select_related("case__loan", "loan")
+            .get(provider_message_id=provider_message_id, status__in=[R.SENT, R.DELIVERED, R.FAILED])
+        )
+        target = R.DELIVERED if delivered else R.FAILED
+        if row.status != R.SENT:
+            return row
+        row.status = target
+        if delivered:
+            row.delivered_at = at
+        else:
+            row.last_error = error or "the provider reported the message undelivered"
+        row.save(update_fields=["status", "delivered_at", "last_error", "updated_at"])
+        build_entry(
+            actor=actor,
+            action=f"collection.reminder.{'delivered' if delivered else 'undelivered'}",
+            target=row.case if row.case_id else row.loan,
+            reason=row.last_error if not delivered else "",
+            data={"reminder": row.pk, "provider_message_id": provider_message_id},
+        ).save()
+    return row

@@ -1,0 +1,136 @@
+"""SMS backends, chosen by settings.SMS_BACKEND: `console` (prints), `file` (one JSON line per
+message under SMS_FILE_PATH), `locmem` (kept in `outbox`, for tests) and `http`, a generic gateway
+that takes a JSON POST with a bearer token.
+
+A backend's `send` returns the provider's message id, or raises TransientError (worth retrying:
+timeouts, 5xx, 429, a refused connection) or PermanentError (4xx: the gateway will never take it).
+`idempotent` says whether the provider drops a second message with the same idempotency key: only
+then may the dispatcher retry a send whose outcome it never learned (a worker killed mid-send)."""
+
+import json
+import sys
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+
+class SendError(Exception):
+    transient = False
+
+
+class TransientError(SendError):
+    transient = True
+
+
+class PermanentError(SendError):
+    pass
+
+
+@dataclass(frozen=True)
+class Sms:
+    to: str
+    text: str
+    idempotency_key: str
+
+
+class ConsoleBackend:
+    idempotent = False
+
+    def send(self, sms: Sms) -> str:
+        sys.stdout.write(f"[SMS to {sms.to}] {sms.text}\n")
+        sys.stdout.flush()
+        return f"console-{sms.idempotency_key}"
+
+
+class FileBackend:
+    """Appends to <SMS_FILE_PATH>/<date>.jsonl: a demo's outbox one can read."""
+
+    idempotent = False
+
+    def __init__(self, path=None):
+        self.path = Path(path or settings.SMS_FILE_PATH)
+
+    def send(self, sms: Sms) -> str:
+        self.path.mkdir(parents=True, exist_ok=True)
+        line = {"at": timezone.now().isoformat(), "to": sms.to, "text": sms.text, "key": sms.idempotency_key}
+        with open(self.path / f"{timezone.localdate().isoformat()}.jsonl", "a", encoding="utf-8") as out:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return f"file-{sms.idempotency_key}"
+
+
+# The in-memory outbox, like django.core.mail.outbox; it behaves as an idempotent provider.
+outbox: list[Sms] = []
+_outbox_lock = threading.Lock()
+
+
+class LocmemBackend:
+    idempotent = True
+
+    def send(self, sms: Sms) -> str:
+        with _outbox_lock:
+            if not any(sent.idempotency_key == sms.idempotency_key for sent in outbox):
+                outbox.append(sms)
+        return f"locmem-{sms.idempotency_key}"
+
+
+class HttpBackend:
+    """POST {"to", "text", "sender", "idempotency_key"} to SMS_HTTP_URL with `Authorization: Bearer`
+    and an `Idempotency-Key` header; a 2xx answer carries the message id as `id` (or `message_id`)."""
+
+    idempotent = True
+    RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+
+    def __init__(self, url=None, token=None, timeout=None):
+        self.url = url or settings.SMS_HTTP_URL
+        self.token = token if token is not None else settings.SMS_HTTP_TOKEN
+        self.timeout = timeout or settings.SMS_HTTP_TIMEOUT
+        if not self.url:
+            raise PermanentError("SMS_HTTP_URL is not set")
+
+    def send(self, sms: Sms) -> str:
+        body = {"to": sms.to, "text": sms.text, "sender": settings.LENDER_NAME, "idempotency_key": sms.idempotency_key}
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Authorization": f"Bearer {self.token}",
+                "Idempotency-Key": sms.idempotency_key,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            detail = f"gateway answered {error.code}: {error.read()[:300].decode(errors='replace')}"
+            raise (TransientError if error.code in self.RETRY_STATUSES else PermanentError)(detail) from None
+        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as error:
+            raise TransientError(f"gateway unreachable: {error}") from None
+        except ValueError:
+            raise TransientError("gateway answered with something that is not JSON") from None
+        message_id = answer.get("id") or answer.get("message_id")
+        if not message_id:
+            raise TransientError(f"gateway answered without a message id: {answer!r}"[:300])
+        return str(message_id)
+
+
+BACKENDS = {"console": ConsoleBackend, "file": FileBackend, "locmem": LocmemBackend, "http": HttpBackend}
+
+
+@cache
+def _backend_class(name):
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"SMS_BACKEND must be one of {', '.join(BACKENDS)}, not {name!r}") from None
+
+
+def get_backend():
+    return _backend_class(settings.SMS_BACKEND)()
