@@ -54,12 +54,15 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture
-def screenshot():
-    """Save a full-page screenshot to docs/screenshots/<name>.png (shown in the README)."""
+def screenshot(tmp_path):
+    """A full-page screenshot. With HUISHOU_SCREENSHOTS=1 it is saved to docs/screenshots/<name>.png
+    (the README shows them); otherwise to the test's temporary folder, so a test run leaves the
+    committed pictures alone."""
 
     def take(page, name):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        folder = SCREENSHOTS if os.environ.get("HUISHOU_SCREENSHOTS") else tmp_path
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
     return take
 

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection
 from django.db.models import Count, Max, Sum
+from django.test import RequestFactory
 from django.utils import timezone
 
 from borrowers import validators
@@ -171,12 +172,13 @@ def test_demo_users_log_in_with_their_roles(seeded):
         "legal": roles.LEGAL_OFFICER,
         "auditor": roles.AUDITOR,
     }
+    request = RequestFactory().post("/accounts/login/")  # django-axes checks each login against its request
     for username, group in expected.items():
-        user = authenticate(username=username, password=demo.DEMO_PASSWORD)
+        user = authenticate(request, username=username, password=demo.DEMO_PASSWORD)
         assert user is not None, username
         assert list(user.groups.values_list("name", flat=True)) == [group]
-    assert authenticate(username="manager", password=demo.DEMO_PASSWORD).is_staff
-    admin = authenticate(username="admin", password=demo.DEMO_PASSWORD)
+    assert authenticate(request, username="manager", password=demo.DEMO_PASSWORD).is_staff
+    admin = authenticate(request, username="admin", password=demo.DEMO_PASSWORD)
     assert admin.is_superuser and admin.is_staff
 
 
