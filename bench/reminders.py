@@ -139,7 +139,7 @@ def main():
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    product = build_book(args.count)
+    build_book(args.count)
     print(f"book              {args.count:,} cases ready in {time.perf_counter() - started:.1f} s")
 
     today = business_today()
@@ -168,14 +168,17 @@ def main():
             while sent_count() < planned:
                 time.sleep(0.5)
                 if not args.no_kill and killed is None and len(gateway.deliveries) >= planned // 3:
-                    killed = workers[0]
-                    killed.send_signal(signal.SIGKILL)
-                    killed.wait()
-                    print(f"killed            worker pid {killed.pid} after {len(gateway.deliveries):,} deliveries")
-                    stranded = Reminder.objects.filter(
-                        status=ReminderStatus.SENDING, claimed_by__endswith=f":{killed.pid}"
+                    # Kill it mid-batch: while it holds a lease on rows it has not finished.
+                    victim = workers[0]
+                    leased = Reminder.objects.filter(
+                        status=ReminderStatus.SENDING, claimed_by__endswith=f":{victim.pid}"
                     )
-                    print(f"stranded          {stranded.count():,} rows leased to it")
+                    if leased.exists():
+                        victim.send_signal(signal.SIGKILL)
+                        victim.wait()
+                        killed = victim
+                        print(f"killed            worker pid {victim.pid} after {len(gateway.deliveries):,} deliveries")
+                        print(f"stranded          {leased.count():,} rows leased to it")
                 if killed and not Reminder.objects.filter(status=ReminderStatus.SCHEDULED).exists():
                     # What the next beat minute does: start a sender that reclaims expired leases.
                     time.sleep(LEASE_SECONDS + 1)

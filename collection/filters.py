@@ -97,6 +97,7 @@ class CaseFilter(django_filters.FilterSet):
         label=_("severity"),
     )
     officer = id_filter("officer_id", _("officer (user id)"))
+    unassigned = django_filters.BooleanFilter(field_name="officer", lookup_expr="isnull", label=_("unassigned"))
     team = id_filter("team_id", _("team (id)"))
     product = django_filters.CharFilter(field_name="loan__product__code", max_length=40, label=_("product code"))
     aging_bucket = django_filters.MultipleChoiceFilter(

@@ -50,7 +50,12 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     # A laptop screen; the lender's time zone so the page and the browser agree on "now".
-    return {**browser_context_args, "viewport": {"width": 1366, "height": 860}, "timezone_id": "Asia/Shanghai"}
+    return {
+        **browser_context_args,
+        "viewport": {"width": 1366, "height": 860},
+        "timezone_id": "Asia/Shanghai",
+        "locale": "zh-CN",
+    }
 
 
 @pytest.fixture

@@ -1,0 +1,235 @@
+"""The KPI maths on small portfolios whose answers are known by hand.
+
+The book: four loans of ¥12,000 disbursed 2026-01-15, first due 2026-02-15, "today" 2026-04-20.
+A pays every instalment on its due date; B never pays; C misses February and catches up on the
+25th, then pays on time; E never pays and is written off on 2026-03-10."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from collection import daily, kpis
+from collection.choices import CaseState, PromiseStatus, ResolutionReason
+from collection.models import PromiseToPay, Team
+from loans.choices import LoanStatus, PaymentChannel
+from loans.models import Installment, Loan
+from loans.services import loan_refresh_balances, payment_post, payment_reverse
+from tests.collection.factories import make_case, make_officer
+from tests.loans.factories import LoanProductFactory, make_loan
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TODAY = date(2026, 4, 20)
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+def at(day, hour=10):
+    return time_machine.travel(datetime(day.year, day.month, day.day, hour, tzinfo=SHANGHAI), tick=False)
+
+
+def pay(loan, day, amount, reference):
+    with at(day):
+        payment, _created = payment_post(
+            actor="system", loan=loan, amount=amount, external_reference=reference, channel=PaymentChannel.BANK_TRANSFER
+        )
+    return payment
+
+
+def instalment(loan, seq):
+    return Installment.objects.get(loan=loan, seq=seq)
+
+
+def contract_due(loan, seq):
+    i = instalment(loan, seq)
+    return i.principal_due + i.interest_due + i.fee_due
+
+
+@pytest.fixture
+def book():
+    product = LoanProductFactory(code="consumer")
+    with at(date(2026, 1, 15)):
+        a, b, c, e = (make_loan(product=product) for _ in range(4))
+    for seq, day in ((1, date(2026, 2, 15)), (2, date(2026, 3, 15)), (3, date(2026, 4, 15))):
+        pay(a, day, contract_due(a, seq), f"A-{seq}")
+    with at(date(2026, 2, 25)):
+        c = loan_refresh_balances(loan=c)  # the overdue amount with penalty, as of the 25th
+    pay(c, date(2026, 2, 25), c.overdue_amount, "C-1")
+    pay(c, date(2026, 3, 15), contract_due(c, 2), "C-2")
+    pay(c, date(2026, 4, 15), contract_due(c, 3), "C-3")
+    Loan.objects.filter(pk=e.pk).update(status=LoanStatus.WRITTEN_OFF, closed_on=date(2026, 3, 10))
+    with at(TODAY, 1):
+        daily.run_daily(as_of=TODAY)
+    principal = [instalment(a, seq).principal_due for seq in (1, 2, 3)]
+    return {"a": a, "b": b, "c": c, "e": e, "principal": principal}
+
+
+def test_month_ends_run_to_the_last_day_and_the_current_month_to_today():
+    assert kpis.month_ends(TODAY, 4) == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), TODAY]
+    assert kpis.month_starts(TODAY, 3) == [date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
+    assert kpis.month_starts(date(2026, 1, 31), 2) == [date(2025, 12, 1), date(2026, 1, 1)]
+
+
+def test_the_book_at_each_month_end_is_rebuilt_from_due_dates_and_allocation_dates(book):
+    jan, feb, mar, apr = kpis.book_history(kpis.month_ends(TODAY, 4))
+    p1, p2, p3 = book["principal"]
+    assert dict(jan.loans) == {"M0": 4}
+    assert jan.total_outstanding == D("48000.00")
+    # B and E missed 15 February (13 days past due); C had caught up on the 25th.
+    assert dict(feb.loans) == {"M0": 2, "M1": 2}
+    assert feb.total_outstanding == D("48000.00") - 2 * p1
+    assert feb.outstanding["M1"] == D("24000.00")
+    # E was written off on 10 March: off the book. B is 44 days past due, then 64.
+    assert dict(mar.loans) == {"M0": 2, "M2": 1}
+    assert mar.total_outstanding == D("36000.00") - 2 * (p1 + p2)
+    assert dict(apr.loans) == {"M0": 2, "M3": 1}
+    assert apr.arrears["M3"] == sum((contract_due(book["b"], seq) for seq in (1, 2, 3)), D(0))
+    assert apr.total_outstanding == D("36000.00") - 2 * (p1 + p2 + p3)
+
+
+def test_the_latest_month_end_agrees_with_the_daily_run(book):
+    *_, today = kpis.book_history(kpis.month_ends(TODAY, 2))
+    aging = {row.bucket: row.loans for row in kpis.aging_distribution() if row.loans}
+    assert dict(today.loans) == aging == {"M0": 2, "M3": 1}
+
+
+def test_overdue_rate_is_overdue_loans_principal_over_the_books(book):
+    history = kpis.book_history(kpis.month_ends(TODAY, 4))
+    jan, feb, mar, apr = kpis.overdue_rates(history)
+    p1, p2, p3 = book["principal"]
+    assert jan.rate == 0
+    assert feb.rate == D("24000.00") / (D("48000.00") - 2 * p1)
+    assert mar.rate == D("12000.00") / (D("36000.00") - 2 * (p1 + p2))
+    assert apr.rate == D("12000.00") / (D("36000.00") - 2 * (p1 + p2 + p3))
+    assert {point.serious_rate for point in (jan, feb, mar, apr)} == {0}  # nobody beyond 90 days yet
+    assert apr.percent == (apr.rate * 100).quantize(D("0.1"))
+
+
+def test_roll_rates_follow_each_bucket_into_the_next_month_end(book):
+    rolls = kpis.roll_rates(kpis.book_history(kpis.month_ends(TODAY, 4)))
+    into = {bucket: [(r.as_of.month, r.rolled, r.loans) for r in rolls[bucket]] for bucket in ("M0", "M1", "M2")}
+    # Into February 2 of the 4 current loans rolled (B, E); later nobody current fell behind.
+    assert into["M0"] == [(2, 2, 4), (3, 0, 2), (4, 0, 2)]
+    # Of February's two M1 loans B rolled on; E was written off, which is not a roll.
+    assert into["M1"] == [(2, 0, 0), (3, 1, 2), (4, 0, 0)]
+    assert into["M2"] == [(2, 0, 0), (3, 0, 0), (4, 1, 1)]
+    assert rolls["M1"][1].rate == D("0.5")
+    assert rolls["M1"][0].rate is None  # nothing in the bucket: no rate, not 0%
+
+
+def test_an_empty_book_has_no_rates():
+    history = kpis.book_history(kpis.month_ends(TODAY, 2))
+    assert [point.rate for point in kpis.overdue_rates(history)] == [None, None]
+    assert kpis.roll_rates(history)["M0"][0].rate is None
+
+
+def test_aging_distribution_counts_loans_on_the_book_with_their_amounts():
+    product = LoanProductFactory(code="consumer")
+    loans = [make_loan(product=product) for _ in range(4)]
+    rows = [("M1", D("100.00"), LoanStatus.OVERDUE), ("M1", D("50.50"), LoanStatus.OVERDUE)]
+    rows += [("M3", D("900.00"), LoanStatus.OVERDUE), ("M0", D("0"), LoanStatus.PAID_OFF)]
+    for loan, (bucket, overdue, status) in zip(loans, rows, strict=True):
+        Loan.objects.filter(pk=loan.pk).update(aging_bucket=bucket, overdue_amount=overdue, status=status)
+    aging = {row.bucket: row for row in kpis.aging_distribution()}
+    assert list(aging) == ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7"]
+    assert (aging["M1"].loans, aging["M1"].overdue_amount) == (2, D("150.50"))
+    assert (aging["M3"].loans, aging["M3"].overdue_amount) == (1, D("900.00"))
+    assert aging["M0"].loans == 0  # the paid-off loan is off the book
+    assert aging["M1"].principal_outstanding == 2 * loans[0].principal_outstanding
+
+
+def test_cure_rate_is_the_share_of_a_months_new_cases_since_cured():
+    resolved = {"state": CaseState.RESOLVED, "closed_on": date(2026, 3, 20)}
+    make_case(state=CaseState.RESOLVED, opened_on=date(2026, 2, 16), resolution_reason=ResolutionReason.CURED)
+    make_case(state=CaseState.MINOR, opened_on=date(2026, 2, 20))
+    make_case(opened_on=date(2026, 3, 2), resolution_reason=ResolutionReason.PAID_IN_FULL, **resolved)
+    make_case(opened_on=date(2026, 3, 3), resolution_reason=ResolutionReason.SETTLED, **resolved)
+    make_case(state=CaseState.WRITTEN_OFF, opened_on=date(2026, 3, 4), closed_on=date(2026, 3, 30))
+    make_case(state=CaseState.RESOLVED, opened_on=date(2026, 1, 5), resolution_reason=ResolutionReason.CURED)
+    feb, mar, apr = kpis.cure_rates(kpis.month_starts(TODAY, 3))  # January is outside the window
+    assert (feb.hits, feb.total, feb.rate) == (1, 2, D("0.5"))
+    assert (mar.hits, mar.total) == (1, 3)
+    assert mar.percent == D("33.3")
+    assert (apr.total, apr.rate, apr.percent) == (0, None, None)
+
+
+def test_promise_kept_rate_counts_judged_promises_by_the_month_they_fell_due():
+    case = make_case(state=CaseState.MINOR)
+    outcomes = [
+        (date(2026, 3, 5), PromiseStatus.KEPT),
+        (date(2026, 3, 9), PromiseStatus.KEPT),
+        (date(2026, 3, 12), PromiseStatus.PARTIALLY_KEPT),
+        (date(2026, 3, 31), PromiseStatus.BROKEN),
+        (date(2026, 3, 20), PromiseStatus.CANCELLED),  # not judged
+        (date(2026, 4, 25), PromiseStatus.PENDING),  # not yet
+        (date(2026, 2, 10), PromiseStatus.BROKEN),
+    ]
+    for promised_for, status in outcomes:
+        PromiseToPay.objects.create(case=case, amount=D("500.00"), promised_for=promised_for, status=status)
+    feb, mar, apr = kpis.promise_outcomes(kpis.month_starts(TODAY, 3))
+    assert (mar.hits, mar.partial, mar.misses, mar.total) == (2, 1, 1, 4)
+    assert mar.rate == D("0.5")
+    assert (feb.hits, feb.total, feb.rate) == (0, 1, 0)
+    assert (apr.total, apr.rate) == (0, None)
+
+
+def test_recovered_amount_counts_net_payments_while_a_case_was_open():
+    closed = make_case(
+        state=CaseState.RESOLVED,
+        opened_on=date(2026, 2, 16),
+        closed_on=date(2026, 3, 2),
+        resolution_reason=ResolutionReason.CURED,
+    )
+    still_open = make_case(state=CaseState.MINOR, opened_on=date(2026, 3, 10))
+    pay(closed.loan, date(2026, 2, 10), D("111.00"), "before")  # before the case opened
+    pay(closed.loan, date(2026, 2, 20), D("200.00"), "during")
+    pay(closed.loan, date(2026, 3, 2), D("300.00"), "closing-day")
+    pay(closed.loan, date(2026, 3, 5), D("444.00"), "after")  # the case was closed by then
+    pay(still_open.loan, date(2026, 3, 15), D("100.00"), "open-1")
+    bounced = pay(still_open.loan, date(2026, 3, 16), D("50.00"), "open-2")
+    with at(date(2026, 3, 20)):
+        payment_reverse(actor="system", payment=bounced, reason="bounced")
+    feb, mar, apr = kpis.recovered_by_month(kpis.month_starts(TODAY, 3))
+    assert feb.amount == D("200.00")
+    assert mar.amount == D("400.00")  # 300 + 100 + 50 - 50
+    assert apr.amount == 0
+
+
+def test_cases_by_state_and_the_tiles():
+    officer = make_officer()
+    make_case(state=CaseState.MINOR, officer=officer)
+    make_case(state=CaseState.SERIOUS)
+    make_case(state=CaseState.RESOLVED, closed_on=date(2026, 4, 2), resolution_reason=ResolutionReason.CURED)
+    with at(TODAY):
+        data = kpis.kpis(TODAY)
+    counts = {row.state: row.cases for row in data.cases_by_state}
+    assert counts[CaseState.MINOR] == counts[CaseState.SERIOUS] == counts[CaseState.RESOLVED] == 1
+    assert counts[CaseState.LEGAL] == 0
+    assert data.open_cases == 2
+    assert len(data.overdue_rates) == len(data.cure_rates) == len(data.roll_rates["M0"]) == kpis.MONTHS
+    assert data.overdue_rates[-1].as_of == TODAY
+    assert data.cure_rate_this_month.month == date(2026, 4, 1)
+
+
+def test_the_queue_groups_open_cases_by_state_bucket_and_officer():
+    o1, o2 = make_officer("o1"), make_officer("o2")
+    team = Team.objects.create(name="A")
+    cases = [
+        make_case(state=CaseState.MINOR, officer=o1, team=team),
+        make_case(state=CaseState.MINOR, officer=o1),
+        make_case(state=CaseState.SERIOUS, officer=o2),
+        make_case(state=CaseState.EARLY_WARNING),
+        make_case(state=CaseState.RESOLVED, officer=o1, closed_on=TODAY),  # closed: not in the queue
+    ]
+    Loan.objects.filter(pk=cases[2].loan_id).update(aging_bucket="M3", overdue_amount=D("900.00"))
+    Loan.objects.filter(pk__in=[c.loan_id for c in cases[:2]]).update(aging_bucket="M1", overdue_amount=D("10.00"))
+    queue = kpis.queue_overview()
+    assert queue.total().cases == 4
+    assert queue.total(state=CaseState.MINOR, bucket="M1") == kpis.QueueCell(2, D("20.00"))
+    assert queue.total(officer=o2.pk) == kpis.QueueCell(1, D("900.00"))
+    assert queue.total(officer=None).cases == 1
+    assert set(queue.officers) == {o1.pk, o2.pk}
+    assert kpis.queue_overview(officer_id=o1.pk).total().cases == 2
+    assert kpis.queue_overview(team_id=team.pk).total().cases == 1
