@@ -297,3 +297,15 @@ def test_claims_skip_rows_another_worker_has_locked(reminder_book, transactional
         thread.join()
     assert claimed and not claimed & set(locked)
     assert len(claimed) == Reminder.objects.count() - 2
+
+
+def test_the_beat_task_starts_one_sender_per_batch_due_up_to_the_limit(d1, sms_outbox, settings):
+    from collection import tasks
+
+    settings.REMINDER_BATCH_SIZE = 2
+    settings.REMINDER_DISPATCH_TASKS = 8
+    with time_machine.travel(at(D1, 8), tick=False):
+        assert tasks.dispatch_reminders() == 0  # nothing due before 09:00
+    with time_machine.travel(at(D1, 10), tick=False):
+        assert tasks.dispatch_reminders() == 2  # three due rows, two per batch (run eagerly here)
+    assert statuses() == [R.SENT] * 3 and len(sms_outbox) == 3
