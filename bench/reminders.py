@@ -12,7 +12,6 @@ night-time contact so the bench may run at any hour. Every run starts from a fre
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -42,6 +41,7 @@ from core.dates import business_today  # noqa: E402
 from loans.choices import ProductKind, RepaymentMethod  # noqa: E402
 from loans.models import Loan, LoanProduct  # noqa: E402
 from tests.fakes.sms_gateway import FakeGateway  # noqa: E402
+from tests.workers import database_url, start_worker  # noqa: E402
 
 PRODUCT = "bench-reminders"
 LEASE_SECONDS = 10
@@ -95,36 +95,17 @@ def build_book(count):
     return product
 
 
-def start_worker(name, gateway):
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        if connection.vendor == "postgresql"
-        else f"sqlite:///{db['NAME']}",
-        "SMS_BACKEND": "http",
-        "SMS_HTTP_URL": gateway.url,
-        "SMS_HTTP_TOKEN": gateway.token,
-        "REMINDER_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--loglevel=WARNING",
-        "-Q",
+def start_reminder_worker(name, gateway):
+    return start_worker(
         "bench-reminders",
-        "-n",
-        f"{name}@%h",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)
+        name,
+        DJANGO_SETTINGS_MODULE=os.environ["DJANGO_SETTINGS_MODULE"],
+        DATABASE_URL=database_url(connection),
+        SMS_BACKEND="http",
+        SMS_HTTP_URL=gateway.url,
+        SMS_HTTP_TOKEN=gateway.token,
+        REMINDER_LEASE_SECONDS=LEASE_SECONDS,
+    )
 
 
 def sent_count():
@@ -156,10 +137,13 @@ def main():
         f"planning again added {again}"
     )
     Reminder.objects.update(due_at=timezone.now())  # due now, whatever the hour the bench runs
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE collection_reminder")  # as autovacuum would after such a load
 
     app.conf.task_always_eager = False
     with FakeGateway(token="bench") as gateway:
-        workers = [start_worker(f"bench{n}", gateway) for n in range(args.workers)]
+        workers = [start_reminder_worker(f"bench{n}", gateway) for n in range(args.workers)]
         killed = None
         try:
             started = time.perf_counter()

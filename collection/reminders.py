@@ -34,7 +34,7 @@ from borrowers.choices import Channel, Relation
 from core.audit import build_entry
 from core.models import ActivityLog
 from loans.choices import InstallmentStatus, LoanStatus
-from loans.models import Installment
+from loans.models import Installment, Loan
 
 from . import rules, sms, templating
 from .choices import Recipient, ReminderChannel, ReminderStatus, StepAnchor
@@ -303,14 +303,14 @@ def _claim(worker, limit):
     now = timezone.now()
     lease = now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     with transaction.atomic():
-        candidates = list(
-            Reminder.objects.select_for_update(skip_locked=True)
-            .filter(_due(now))
-            .order_by("due_at", "id")
-            .values_list("id", "status")[:limit]
+        # Two simple queries rather than one with OR, so each walks its index in order: expired
+        # leases first (few, and the oldest work), then the scheduled rows due soonest.
+        locked = Reminder.objects.select_for_update(skip_locked=True).order_by("due_at", "id")
+        expired = list(locked.filter(status=R.SENDING, lease_until__lt=now).values_list("id", flat=True)[:limit])
+        due = list(
+            locked.filter(status=R.SCHEDULED, due_at__lte=now).values_list("id", flat=True)[: limit - len(expired)]
         )
-        ids = [pk for pk, _status in candidates]
-        reclaimed = {pk for pk, status in candidates if status == R.SENDING}
+        ids, reclaimed = expired + due, set(expired)
         # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
         Reminder.objects.filter(Q(pk__in=ids) & _due(now)).update(
             status=R.SENDING, lease_until=lease, claimed_by=worker, claim_token=token, updated_at=now
@@ -356,8 +356,9 @@ class _BatchContext:
         start = datetime.combine(today, datetime.min.time(), tzinfo=timezone.get_current_timezone())
         borrowers = {row.loan.borrower_id for row in rows}
         self.sent_today = {}
+        their_loans = Loan.objects.filter(borrower_id__in=borrowers).values("id")
         for borrower_id, channel in Reminder.objects.filter(
-            loan__borrower_id__in=borrowers, status__in=[R.SENT, R.DELIVERED], sent_at__gte=start
+            loan_id__in=their_loans, status__in=[R.SENT, R.DELIVERED], sent_at__gte=start
         ).values_list("loan__borrower_id", "channel"):
             self.sent_today[borrower_id, channel] = self.sent_today.get((borrower_id, channel), 0) + 1
         pre_due = [row for row in rows if row.case_id is None and row.step is not None]

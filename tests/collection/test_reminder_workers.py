@@ -3,15 +3,11 @@ fake gateway; one is killed with SIGKILL mid-batch. Its leased rows are reclaime
 expires and sent again with the same idempotency key, so the gateway's log shows every due reminder
 delivered exactly once, and no row is lost."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -26,9 +22,9 @@ from loans.models import Loan
 from tests.collection.factories import make_case
 from tests.fakes.sms_gateway import FakeGateway
 from tests.loans.factories import make_loan
+from tests.workers import database_url, start_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres]
-ROOT = Path(__file__).resolve().parents[2]
 REMINDERS = 240
 LEASE_SECONDS = 4
 
@@ -63,36 +59,18 @@ def _now():
     return timezone.now()
 
 
-def start_worker(queue, name, gateway):
-    database = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-        "SMS_BACKEND": "http",
-        "SMS_HTTP_URL": gateway.url,
-        "SMS_HTTP_TOKEN": gateway.token,
-        "REMINDER_BATCH_SIZE": "20",
-        "REMINDER_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--loglevel=WARNING",
-        "-Q",
+def start_reminder_worker(queue, name, gateway):
+    return start_worker(
         queue,
-        "-n",
-        f"{name}@%h",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)
+        name,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=database_url(connection),
+        SMS_BACKEND="http",
+        SMS_HTTP_URL=gateway.url,
+        SMS_HTTP_TOKEN=gateway.token,
+        REMINDER_BATCH_SIZE=20,
+        REMINDER_LEASE_SECONDS=LEASE_SECONDS,
+    )
 
 
 def wait_for(condition, timeout, what):
@@ -110,7 +88,10 @@ def test_a_worker_killed_mid_batch_causes_no_duplicate_and_loses_nothing(due_rem
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     with FakeGateway(token="kill-test", delay=0.01) as gateway:
-        victim, survivor = start_worker(queue, "victim", gateway), start_worker(queue, "survivor", gateway)
+        victim, survivor = (
+            start_reminder_worker(queue, "victim", gateway),
+            start_reminder_worker(queue, "survivor", gateway),
+        )
         try:
             for _ in range(2):  # what the beat task would start: one sender per worker
                 send_reminders.apply_async(kwargs={"budget_seconds": 60}, queue=queue)

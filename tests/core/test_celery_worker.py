@@ -1,47 +1,23 @@
 """A real Celery worker process on the configured broker (Redis in CI, the file-system transport by
 default) picks up a task and answers: proves the wiring, not only eager mode."""
 
-import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from config.celery import app
 from core.tasks import ping
+from tests.workers import start_worker
 
 pytestmark = pytest.mark.worker
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def worker_queue():
     queue = f"smoke-{uuid.uuid4().hex[:8]}"  # a queue of its own: no stale message can answer for it
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    worker = start_worker(queue, queue, DJANGO_SETTINGS_MODULE="config.settings.test")
     try:
         yield queue
     finally:
