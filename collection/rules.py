@@ -86,13 +86,20 @@ MINOR_SIGNS = [
 ]
 
 
+NO_SERIOUS_SIGN = _("No sign of a serious overdue")
+# Every reason's message by its code, so a stored reason is shown in the reader's language.
+REASON_MESSAGES = {code: message for code, _test, message in SERIOUS_SIGNS + MINOR_SIGNS} | {
+    "no_serious_sign": NO_SERIOUS_SIGN
+}
+
+
 def classify(facts: CaseFacts) -> Classification:
     """Serious when any serious sign fired, else minor; the reasons list what fired."""
     serious = [Reason(code, message) for code, test, message in SERIOUS_SIGNS if test(facts)]
     if serious:
         return Classification(Severity.SERIOUS, serious)
     minor = [Reason(code, message) for code, test, message in MINOR_SIGNS if test(facts)]
-    return Classification(Severity.MINOR, minor or [Reason("no_serious_sign", _("No sign of a serious overdue"))])
+    return Classification(Severity.MINOR, minor or [Reason("no_serious_sign", NO_SERIOUS_SIGN)])
 
 
 # --- Contact windows (GB/T 45251-2025) ---------------------------------------------------------------

@@ -266,7 +266,11 @@ def _activity_entry(entry) -> TimelineEntry:
         facts.append((_("state"), f"{_state_label(before['state'])} → {_state_label(after['state'])}"))
     if data.get("rule"):
         facts.append((_("rule"), RULE_LABELS.get(data["rule"], data["rule"])))
-    reasons = [reason.get("message", "") for reason in data.get("reasons", []) if isinstance(reason, dict)]
+    reasons = [
+        str(rules.REASON_MESSAGES.get(reason.get("code"), reason.get("message", "")))
+        for reason in data.get("reasons", [])
+        if isinstance(reason, dict)
+    ]
     if reasons:
         facts.append((_("reasons"), "; ".join(reasons)))
     if kind == "approval" and data.get("action") in ApprovalAction.values:

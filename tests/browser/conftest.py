@@ -54,7 +54,6 @@ def browser_context_args(browser_context_args):
         **browser_context_args,
         "viewport": {"width": 1366, "height": 860},
         "timezone_id": "Asia/Shanghai",
-        "locale": "zh-CN",
     }
 
 

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 
 from borrowers.choices import Channel, Relation
 from borrowers.models import Borrower, ContactPoint
@@ -762,7 +763,16 @@ def test_the_timeline_shows_the_rule_behind_an_automatic_move(people):
     )
     (entry,) = selectors.case_timeline(case)
     facts = {str(label): str(value) for label, value in entry.facts}
-    assert (entry.who, facts["rule"], facts["reasons"]) == ("system", "classification rules", "Refused to pay")
+    # The reason is shown from its code, in the reader's language, not as stored on the day.
+    assert (entry.who, facts["rule"], facts["reasons"]) == (
+        "system",
+        "classification rules",
+        "Borrower explicitly refused to pay",
+    )
+    with translation.override("zh-hans"):
+        (entry,) = selectors.case_timeline(case)
+        shown = [str(value) for _label, value in entry.facts]
+    assert "借款人明确拒绝还款" in shown
 
 
 # --- Query counts -------------------------------------------------------------------------------------
