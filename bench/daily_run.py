@@ -25,7 +25,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from collection import daily  # noqa: E402
+from collection import daily, reminders  # noqa: E402
 from collection.models import CollectionCase  # noqa: E402
 from core import sql  # noqa: E402
 from core.dates import business_today  # noqa: E402
@@ -69,6 +69,9 @@ def main():
     today = business_today()
     warm = daily.run_daily(as_of=today - timedelta(days=1), chunk_size=args.chunk_size)
     steady = daily.run_daily(as_of=today, chunk_size=args.chunk_size)
+    started = time.perf_counter()
+    planned = reminders.reminders_plan(as_of=today)
+    planning = time.perf_counter() - started
     floor = min(floor_seconds(today) for _ in range(3))
     loans = Loan.objects.count()
     overdue = Loan.objects.filter(days_past_due__gt=0).count()
@@ -81,6 +84,7 @@ def main():
         f"daily run         {steady.seconds:8.2f} s  (today: {steady.loans_in_arrears:,} loans updated, "
         f"{steady.cases_classified:,} classified, {steady.cases_escalated:,} escalated)"
     )
+    print(f"reminder planning {planning:8.2f} s  (the 06:00 task, not part of the run: {planned:,} new)")
     print(f"floor UPDATE      {floor:8.2f} s")
     print(f"ratio             {steady.seconds / floor:8.2f} x")
 

@@ -30,7 +30,7 @@ from loans.models import Loan, Payment
 from loans.services import loan_apply_credit
 from webhooks.services import events_publish
 
-from . import reminders, rules
+from . import rules
 from .choices import CaseState, PromiseStatus, ResolutionReason, Severity
 from .models import CollectionCase, PromiseToPay, Team
 from .services import case_facts
@@ -55,7 +55,6 @@ class Summary:
     promises_kept: int = 0
     promises_partially_kept: int = 0
     promises_broken: int = 0
-    reminders_planned: int = 0
     seconds: float = 0.0
 
     def add(self, other: "Summary"):
@@ -105,10 +104,6 @@ def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
         summary.cases_resolved = _resolve_cured(as_of, in_range)
         summary.cases_classified = _classify(as_of, in_range)
         summary.cases_escalated = _escalate(as_of, in_range)
-        if as_of == business_today():
-            # Reminders are planned for today only: a re-run for a past date must not send
-            # yesterday's "due in 3 days" now.
-            summary.reminders_planned = reminders.reminders_plan(as_of=as_of, first_id=first_id, last_id=last_id)
     return summary
 
 

@@ -26,6 +26,13 @@ def dispatch_daily_run(as_of: str | None = None, chunk_size: int = daily.DEFAULT
     return len(ranges)
 
 
+@shared_task
+def plan_reminders() -> int:
+    """Every morning (beat, 06:00, after the nightly run): today's reminders from the strategies.
+    Planning twice adds nothing, so a missed or repeated run is harmless."""
+    return reminders.reminders_plan(as_of=business_today())
+
+
 @shared_task(acks_late=True)
 def send_reminders(budget_seconds: float = 50) -> dict:
     """One worker's share: claim and send batches for up to `budget_seconds`."""

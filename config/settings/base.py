@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The nightly run, just after midnight in the lender's time zone (CELERY_TIMEZONE).
 CELERY_BEAT_SCHEDULE = {
     "daily-run": {"task": "collection.tasks.dispatch_daily_run", "schedule": crontab(hour=0, minute=30)},
+    # Today's reminders, once the nightly run has moved the cases; the default steps send from 09:00.
+    "reminder-planning": {"task": "collection.tasks.plan_reminders", "schedule": crontab(hour=6, minute=0)},
     "reminder-dispatch": {"task": "collection.tasks.dispatch_reminders", "schedule": crontab(minute="*")},
 }
 

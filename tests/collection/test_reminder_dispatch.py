@@ -23,8 +23,11 @@ D1 = date(2026, 2, 16)  # the first overdue day: the D+1 SMS
 
 
 def run(day):
+    """The night's run, then the morning's planning (beat runs them at 00:30 and 06:00)."""
     with time_machine.travel(at(day, 1), tick=False):
-        return daily.run_daily(as_of=day)
+        daily.run_daily(as_of=day)
+    with time_machine.travel(at(day, 6), tick=False):
+        reminders.reminders_plan(as_of=day)
 
 
 def dispatch(day=D1, hour=10, minute=0):

@@ -1,13 +1,15 @@
 """Planning: the daily run writes the day's reminders from the strategies, once."""
 
+import io
 from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from borrowers.choices import Channel, Relation
 from borrowers.models import ContactPoint
-from collection import daily
+from collection import daily, tasks
 from collection.choices import CaseState, Recipient, ReminderChannel, ReminderStatus
 from collection.models import CollectionCase, CollectionStrategy, Reminder, ReminderTemplate, StrategyStep
 from collection.reminders import reminders_plan
@@ -17,8 +19,12 @@ pytestmark = pytest.mark.django_db
 
 
 def run(day):
+    """The night's run, then the morning's planning (beat runs them at 00:30 and 06:00)."""
     with time_machine.travel(at(day, 1), tick=False):
-        return daily.run_daily(as_of=day)
+        summary = daily.run_daily(as_of=day)
+    with time_machine.travel(at(day, 6), tick=False):
+        summary.reminders_planned = tasks.plan_reminders()
+    return summary
 
 
 def planned(day):
@@ -58,12 +64,18 @@ def test_the_daily_run_plans_each_overdue_step_once(reminder_book):
     )
 
 
-def test_a_rerun_for_a_past_date_plans_nothing(reminder_book):
+def test_the_command_plans_today_but_never_for_a_past_date(reminder_book):
     run(date(2026, 2, 16))
     Reminder.objects.all().delete()
+    out = io.StringIO()
     with time_machine.travel(at(date(2026, 2, 20), 1), tick=False):
-        assert daily.run_daily(as_of=date(2026, 2, 16)).reminders_planned == 0
+        call_command("run_daily", "--date", "2026-02-16", stdout=out)
     assert not Reminder.objects.exists()
+    assert "reminders planned" not in out.getvalue()
+    with time_machine.travel(at(date(2026, 2, 16), 1), tick=False):
+        call_command("run_daily", stdout=out)
+    assert Reminder.objects.filter(planned_for=date(2026, 2, 16)).count() == 3
+    assert "reminders planned" in out.getvalue()
 
 
 def test_no_email_is_planned_for_a_borrower_without_one(reminder_book):
