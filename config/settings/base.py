@@ -99,6 +99,11 @@ TEMPLATES = [
 # --- Database: DATABASE_URL, or a SQLite file in the project
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'huishou.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Keep connections open between requests (checked before reuse): a new PostgreSQL connection per
+# request costs a connect and a cold catalog cache, which made planning the case list's joins slower
+# than running them.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process, the worker and beat share the file without "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(

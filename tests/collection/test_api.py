@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from borrowers.models import ContactPoint
@@ -632,3 +633,15 @@ def test_a_promise_on_a_closed_case_is_a_409(people):
         f"/api/v1/cases/{case.pk}/promises/", {"amount": "10.00", "promised_for": "2026-04-25"}
     )
     error_of(response, 409, "transition_not_allowed")
+
+
+def test_worklist_rows_are_what_the_case_serializer_gives_for_each_case(db):
+    """The list builds its rows directly for speed; they must stay what the schema documents."""
+    officer = make_officer("row-officer")
+    team = Team.objects.create(name="Rows")
+    make_case(officer=officer, team=team, next_action_at=timezone.now())
+    make_case()  # no officer, no team, no next action
+    cases = api_views.CASES.order_by("id")
+    rows = api_serializers.case_rows(cases.values(*api_serializers.CASE_ROW_COLUMNS))
+    assert rows == [api_serializers.CaseSerializer(case).data for case in cases]
+    assert rows[0]["officer"] == {"id": officer.pk, "username": "row-officer"} and rows[1]["team"] is None
