@@ -33,9 +33,11 @@ from .models import (
     PromiseToPay,
     Reminder,
     ReminderTemplate,
+    RestructuringPlan,
     StrategyStep,
     Team,
 )
+from .restructuring import plan_approve, plan_reject
 from .services import approval_decide, case_resolve, cases_reassign
 
 
@@ -493,3 +495,47 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("loan__external_id", "idempotency_key", "provider_message_id")
     show_full_result_count = False
     date_hierarchy = "planned_for"
+
+
+# --- Restructuring plans ----------------------------------------------------------------------------
+
+
+@admin.register(RestructuringPlan)
+class RestructuringPlanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Plans, read-only: proposed through the services; a manager other than the proposer approves or
+    rejects submitted ones with the actions (collection.restructuring, maker-checker)."""
+
+    list_display = ("__str__", "case", "state", "kinds", "proposed_by", "decided_by", "created_at")
+    list_filter = ("state",)
+    list_select_related = ("case__loan", "proposed_by", "decided_by")
+    search_fields = ("case__loan__external_id",)
+    actions = ["approve", "reject"]
+
+    def has_decide_permission(self, request):
+        return is_manager(request.user)
+
+    def _decide(self, request, queryset, *, approve):
+        decided, failures = 0, []
+        for plan in queryset:
+            try:
+                if approve:
+                    plan_approve(actor=request.user, plan=plan)
+                else:
+                    plan_reject(actor=request.user, plan=plan, note=gettext("Rejected in the admin"))
+            except ApplicationError as error:
+                failures.append((plan, error))
+            else:
+                decided += 1
+        if approve:
+            success = ngettext("Approved %(count)d plan.", "Approved %(count)d plans.", decided)
+        else:
+            success = ngettext("Rejected %(count)d plan.", "Rejected %(count)d plans.", decided)
+        _report(self, request, done=decided, success=success % {"count": decided}, failures=failures)
+
+    @admin.action(description=_("Approve"), permissions=["decide"])
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject"), permissions=["decide"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, approve=False)

@@ -134,3 +134,26 @@ class ReminderStatus(models.TextChoices):
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
     SUPPRESSED = "suppressed", _("Suppressed")
+
+
+class PlanState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted for approval")
+    APPROVED = "approved", pgettext_lazy("plan state", "Approved")
+    REJECTED = "rejected", pgettext_lazy("plan state", "Rejected")
+    SIGNED = "signed", _("Signed")
+    ACTIVE = "active", pgettext_lazy("plan state", "Active")
+    COMPLETED = "completed", _("Completed")
+    DEFAULTED = "defaulted", _("Defaulted")
+
+    @classmethod
+    def live(cls):
+        """A case has at most one plan in these states."""
+        return [cls.DRAFT, cls.SUBMITTED, cls.APPROVED, cls.SIGNED, cls.ACTIVE]
+
+
+class PlanKind(models.TextChoices):
+    TERM_EXTENSION = "term_extension", _("Term extension")
+    RATE_REDUCTION = "rate_reduction", _("Rate reduction")
+    ARREARS_INSTALMENTS = "arrears_instalments", _("Arrears in instalments")
+    PENALTY_WAIVER = "penalty_waiver", _("Penalty waiver")

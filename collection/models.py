@@ -28,6 +28,7 @@ from .choices import (
     Direction,
     HoldReason,
     Party,
+    PlanState,
     PromiseStatus,
     Recipient,
     ReminderChannel,
@@ -493,3 +494,71 @@ class Reminder(TimeStampedModel):
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.planned_for} ({self.get_status_display()})"
+
+
+# --- Restructuring plans -----------------------------------------------------------------------------
+
+
+class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
+    """New terms for a loan in minor (or serious) overdue: an extension, a lower rate, the arrears
+    in instalments, a penalty waiver, or a mix. An officer proposes, a manager other than the proposer
+    approves (maker-checker), both parties sign the supplementary agreement, and only then does the
+    plan replace the unpaid schedule (collection/restructuring.py does all of it)."""
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="restructuring_plans"
+    )
+    state = FSMField(_("state"), max_length=12, choices=PlanState.choices, default=PlanState.DRAFT, protected=True)
+    kinds = models.JSONField(_("kinds"), default=list)
+    extension_months = models.PositiveSmallIntegerField(_("extension (months)"), default=0)
+    new_annual_rate = models.DecimalField(
+        _("new annual rate"), max_digits=8, decimal_places=6, null=True, blank=True, help_text=_("Empty: unchanged.")
+    )
+    arrears_instalments = models.PositiveSmallIntegerField(_("arrears split over instalments"), default=0)
+    penalty_waiver = money_field(_("penalty waived"))
+    first_due_date = models.DateField(_("first new due date"))
+    # What the borrower owed and would pay before, and the new schedule, as shown when proposed.
+    position = models.JSONField(_("position when proposed"), default=dict)
+    old_terms = models.JSONField(_("old terms"), default=dict)
+    new_terms = models.JSONField(_("new terms"), default=dict)
+    new_schedule = models.JSONField(_("new schedule"), default=list)
+    reason = models.TextField(_("reason"))
+
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("proposed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+
+    class Meta:
+        verbose_name = _("restructuring plan")
+        verbose_name_plural = _("restructuring plans")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(state__in=PlanState.live()), name="one_live_plan_per_case"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_state_display()}"
+
+    @transition(field=state, source=PlanState.DRAFT, target=PlanState.SUBMITTED)
+    def submit(self):
+        pass
+
+    @transition(field=state, source=PlanState.SUBMITTED, target=PlanState.APPROVED)
+    def approve(self, by, at, note):
+        self.decided_by, self.decided_at, self.decision_note = by, at, note
+
+    @transition(field=state, source=PlanState.SUBMITTED, target=PlanState.REJECTED)
+    def reject(self, by, at, note):
+        self.decided_by, self.decided_at, self.decision_note = by, at, note

@@ -27,6 +27,7 @@ from .choices import (
     RegulatoryClass,
     RepaymentMethod,
 )
+from .restructuring import Limits
 
 CURRENCY_CHOICES = [("CNY", _("Chinese yuan (CNY)"))]
 
@@ -86,6 +87,18 @@ class LoanProduct(TimeStampedModel):
     substandard_after_days = models.PositiveSmallIntegerField(_("substandard beyond days past due"), default=90)
     doubtful_after_days = models.PositiveSmallIntegerField(_("doubtful beyond days past due"), default=270)
     loss_after_days = models.PositiveSmallIntegerField(_("loss beyond days past due"), default=360)
+    # What a restructuring may do on this product (loans/restructuring.py checks a plan against them).
+    max_extension_months = models.PositiveSmallIntegerField(_("longest extension (months)"), default=12)
+    max_rate_cut = rate_field(
+        _("largest rate cut, annual"),
+        default=Decimal("0.060000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    max_penalty_waiver_share = rate_field(
+        _("largest penalty waiver, share of the penalty"),
+        default=Decimal("1.000000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
     is_active = models.BooleanField(_("on sale"), default=True)
 
     class Meta:
@@ -95,6 +108,14 @@ class LoanProduct(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def restructuring_limits(self):
+        return Limits(
+            max_extension_months=self.max_extension_months,
+            max_rate_cut=self.max_rate_cut,
+            max_waiver_share=self.max_penalty_waiver_share,
+        )
 
 
 class Loan(TimeStampedModel):

@@ -1,0 +1,137 @@
+"""Restructuring plans: proposed within the product's limits, decided by a manager who did not
+propose them (maker-checker); the case moves to restructuring and back on a rejection."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from collection import restructuring
+from collection.choices import CaseState, PlanState
+from collection.errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
+from collection.models import RestructuringPlan
+from core.errors import ApplicationError
+from core.models import ActivityLog
+from loans.services import loan_refresh_balances
+from tests.collection.factories import make_case, make_manager, make_officer
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 4, 20)
+
+
+@pytest.fixture(autouse=True)
+def today():
+    with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        yield
+
+
+@pytest.fixture
+def case():
+    """A minor case on a ¥12,000 loan at 12% over 12 months, unpaid since its first due date."""
+    officer = make_officer("planner")
+    case = make_case(state=CaseState.MINOR, officer=officer)
+    loan_refresh_balances(loan=case.loan, as_of=TODAY)
+    case.refresh_from_db()
+    return case
+
+
+def propose(case, **terms):
+    terms.setdefault("reason", "Salary cut for three months; employer confirms.")
+    return restructuring.plan_propose(actor=case.officer, case=case, **terms)
+
+
+def test_a_proposal_shows_old_and_new_terms_and_respreads_everything_owed(case):
+    loan = case.loan
+    plan = propose(case, extension_months=6, new_annual_rate="0.09", arrears_instalments=3, penalty_waiver="10.00")
+    assert plan.state == PlanState.DRAFT
+    assert plan.kinds == ["term_extension", "rate_reduction", "arrears_instalments", "penalty_waiver"]
+    assert plan.first_due_date == date(2026, 5, 15)  # the next due date of the current schedule
+    schedule = plan.new_schedule
+    assert len(schedule) == 9 + 6  # nine instalments were still to come, plus the extension
+    assert sum(Decimal(line["principal"]) for line in schedule) == loan.principal_outstanding
+    assert plan.new_terms["end_date"] == "2027-07-15" and plan.old_terms["end_date"] == "2027-01-15"
+    assert plan.new_terms["waived"] == "10.00"
+    assert Decimal(plan.new_terms["regular_amount"]) < Decimal(plan.old_terms["regular_amount"])
+    assert ActivityLog.objects.filter(action="collection.plan.proposed").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        ({"extension_months": 13}, "extension_months"),  # the product allows 12
+        ({"new_annual_rate": "0.05"}, "new_annual_rate"),  # a 7-point cut; 6 allowed
+        ({"new_annual_rate": "abc"}, "new_annual_rate"),
+        ({"penalty_waiver": "99999.00"}, "penalty_waiver"),
+        ({}, "extension_months"),  # nothing changes
+        ({"extension_months": 1, "first_due_date": TODAY}, "first_due_date"),
+        ({"extension_months": 1, "reason": " "}, "reason"),
+    ],
+)
+def test_a_proposal_beyond_the_limits_is_refused_naming_the_field_and_nothing_is_saved(case, terms, field):
+    with pytest.raises(ApplicationError) as refused:
+        propose(case, **terms)
+    assert refused.value.field == field
+    assert not RestructuringPlan.objects.exists()
+
+
+def test_only_minor_or_serious_cases_get_a_plan_and_only_one_at_a_time(case):
+    early = make_case(officer=case.officer)
+    with pytest.raises(TransitionNotAllowed):
+        propose(early, extension_months=3)
+    propose(case, extension_months=3)
+    with pytest.raises(ApplicationError, match="already has a plan"):
+        propose(case, extension_months=4)
+
+
+def test_submitting_moves_the_case_and_a_manager_who_did_not_propose_approves(case):
+    plan = restructuring.plan_submit(actor=case.officer, plan=propose(case, extension_months=3))
+    case.refresh_from_db()
+    assert (plan.state, case.state) == (PlanState.SUBMITTED, CaseState.RESTRUCTURING)
+    with pytest.raises(NotPermitted):
+        restructuring.plan_approve(actor=case.officer, plan=plan)  # an officer is not a checker
+    approved = restructuring.plan_approve(actor=make_manager("boss"), plan=plan, note="Income documents seen.")
+    assert (approved.state, approved.decided_by.username) == (PlanState.APPROVED, "boss")
+    with pytest.raises(ConcurrentChange):
+        restructuring.plan_reject(actor=make_manager("boss2"), plan=plan, note="Too late")
+
+
+def test_a_manager_never_approves_their_own_plan(case):
+    manager = make_manager("lead")
+    plan = restructuring.plan_propose(actor=manager, case=case, extension_months=2, reason="Seasonal business.")
+    restructuring.plan_submit(actor=manager, plan=plan)
+    with pytest.raises(NotPermitted, match="maker-checker"):
+        restructuring.plan_approve(actor=manager, plan=plan)
+    plan.refresh_from_db()
+    assert plan.state == PlanState.SUBMITTED
+
+
+def test_a_rejection_needs_a_reason_and_returns_the_case_to_where_it_was(case):
+    plan = restructuring.plan_submit(actor=case.officer, plan=propose(case, extension_months=3))
+    manager = make_manager("boss")
+    with pytest.raises(ApplicationError) as refused:
+        restructuring.plan_reject(actor=manager, plan=plan, note="")
+    assert refused.value.field == "note"
+    rejected = restructuring.plan_reject(actor=manager, plan=plan, note="Income not documented.")
+    case.refresh_from_db()
+    assert (rejected.state, case.state) == (PlanState.REJECTED, CaseState.MINOR)
+    assert propose(case, extension_months=2).state == PlanState.DRAFT  # a new proposal may follow
+
+
+def test_the_admin_refuses_a_manager_approving_their_own_plan(case):
+    from django.test import Client
+
+    manager = make_manager("lead")
+    manager.is_staff = True
+    manager.save()
+    plan = restructuring.plan_propose(actor=manager, case=case, extension_months=2, reason="Seasonal business.")
+    restructuring.plan_submit(actor=manager, plan=plan)
+    client = Client()
+    client.force_login(manager)
+    response = client.post(
+        "/admin/collection/restructuringplan/", {"action": "approve", "_selected_action": [plan.pk]}, follow=True
+    )
+    assert "maker-checker" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.state == PlanState.SUBMITTED
