@@ -401,7 +401,11 @@ class StrategyStep(models.Model):
         blank=True,
         help_text=_("The step applies while the case is in one of these states; it stops when the case leaves them."),
     )
-    send_at = models.TimeField(_("send at"), default="09:00", help_text=_("Local time in the borrower's time zone."))
+    send_at = models.TimeField(
+        _("send at"),
+        default="09:00",
+        help_text=_("The lender's time; a borrower in quiet hours then gets it at 08:00 their time."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

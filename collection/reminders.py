@@ -180,14 +180,15 @@ def _third_party_rows(cases, step, as_of):
     channel = Channel.MOBILE if step.channel == ReminderChannel.SMS else Channel.EMAIL
     points = "loan__borrower__contact_points"
     return (
+        # One filter() call, so every condition applies to the same contact point.
         cases.filter(
             **{
                 f"{points}__channel": channel,
                 f"{points}__refused_contact": False,
                 f"{points}__invalid_since__isnull": True,
+                f"{points}__relation__in": Relation.third_parties(),
             }
         )
-        .exclude(**{f"{points}__relation": Relation.SELF})
         .annotate(
             r_idempotency_key=_key(
                 Value("C"), F("id"), Value(f"-S{step.pk}-{step.channel}-P"), F(f"{points}__id"), Value(f"-{as_of}")
@@ -288,7 +289,11 @@ def reminders_dispatch_batch(*, worker: str, limit: int | None = None) -> Dispat
     lease_ends = timezone.now() + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     for row in rows:
         lease_ends = _renew_lease_if_short(token, lease_ends)
-        outcome = _process(row, writer, context, reclaimed=row.pk in reclaimed)
+        try:
+            outcome = _process(row, writer, context, reclaimed=row.pk in reclaimed)
+        except Exception as error:  # one bad row (a template that no longer renders) must not stop the batch
+            log.exception("reminder %s could not be processed", row.pk)
+            outcome = writer.finish(row, status=R.FAILED, last_error=f"could not be prepared: {error!r}"[:500])
         setattr(summary, outcome, getattr(summary, outcome) + 1)
         if outcome == "suppressed":
             summary.codes[row.suppression_code] = summary.codes.get(row.suppression_code, 0) + 1
@@ -555,14 +560,14 @@ class _Writer:
     def call_task(self, row) -> str:
         """A call task puts the case at the top of the officer's worklist now: next action due."""
         now = timezone.now()
-        self._add(row, {"status": R.SENT, "lease_until": None, "sent_at": now, "body": str(row.step or "")}, R.SENT)
-        self.pending[-1] = (*self.pending[-1][:3], row.case_id)
+        changes = {"status": R.SENT, "lease_until": None, "sent_at": now, "body": str(row.step or "")}
+        self._add(row, changes, R.SENT, bring_forward=row.case_id)
         return "sent"
 
-    def _add(self, row, changes, audit=None):
+    def _add(self, row, changes, audit=None, bring_forward=None):
         for name, value in changes.items():
             setattr(row, name, value)
-        self.pending.append((row, changes, audit, None))
+        self.pending.append((row, changes, audit, bring_forward))
         if len(self.pending) >= self.FLUSH_EVERY:
             self.flush()
 
@@ -613,11 +618,17 @@ def receipt_apply(*, actor, provider_message_id: str, delivered: bool, error: st
     a receipt never moves a row backwards (delivered stays delivered)."""
     at = at or timezone.now()
     with transaction.atomic():
+        # The latest row with the id: provider ids are unique per provider, and SMS and email come
+        # from different ones.
         row = (
             Reminder.objects.select_for_update(of=("self",))
             .select_related("case__loan", "loan")
-            .get(provider_message_id=provider_message_id, status__in=[R.SENT, R.DELIVERED, R.FAILED])
+            .filter(provider_message_id=provider_message_id, status__in=[R.SENT, R.DELIVERED, R.FAILED])
+            .order_by("-id")
+            .first()
         )
+        if row is None:
+            raise Reminder.DoesNotExist(provider_message_id)
         target = R.DELIVERED if delivered else R.FAILED
         if row.status != R.SENT:
             return row

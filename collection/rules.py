@@ -7,7 +7,17 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CaseState, ContactOutcome, HoldReason, PromiseStatus, Recipient, ReminderChannel, Severity
+from .choices import (
+    CaseState,
+    ContactOutcome,
+    HoldReason,
+    Party,
+    PromiseStatus,
+    Recipient,
+    ReminderChannel,
+    ResolutionReason,
+    Severity,
+)
 
 # --- Unreachable: three consecutive failed attempts across at least three calendar days -------------
 UNREACHABLE_ATTEMPTS = 3
@@ -100,6 +110,35 @@ def classify(facts: CaseFacts) -> Classification:
         return Classification(Severity.SERIOUS, serious)
     minor = [Reason(code, message) for code, test, message in MINOR_SIGNS if test(facts)]
     return Classification(Severity.MINOR, minor or [Reason("no_serious_sign", NO_SERIOUS_SIGN)])
+
+
+# --- Resolution: which reasons close a case from which state ------------------------------------------
+# Cured and paid in full need nothing overdue (the service checks the loan); a settlement or a recovery
+# closes legal action; "restructured" closes the observation period of a plan that ran its course.
+RESOLUTION_REASONS = {
+    CaseState.EARLY_WARNING: [ResolutionReason.CURED, ResolutionReason.PAID_IN_FULL],
+    CaseState.MINOR: [ResolutionReason.CURED, ResolutionReason.PAID_IN_FULL],
+    CaseState.SERIOUS: [ResolutionReason.CURED, ResolutionReason.PAID_IN_FULL],
+    CaseState.MONITORING: [ResolutionReason.RESTRUCTURED, ResolutionReason.CURED, ResolutionReason.PAID_IN_FULL],
+    CaseState.LEGAL: [
+        ResolutionReason.RECOVERED,
+        ResolutionReason.SETTLED,
+        ResolutionReason.CURED,
+        ResolutionReason.PAID_IN_FULL,
+    ],
+}
+
+
+def resolution_reasons(state: str) -> list[str]:
+    return RESOLUTION_REASONS.get(state, [])
+
+
+# --- Who a contact point reaches ----------------------------------------------------------------------
+def party_of(relation: str) -> str:
+    """The party a contact point reaches: the borrower's own, a guarantor, or a third party."""
+    if relation == "self":
+        return Party.BORROWER
+    return Party.GUARANTOR if relation == "guarantor" else Party.THIRD_PARTY
 
 
 # --- Contact windows (GB/T 45251-2025) ---------------------------------------------------------------

@@ -81,16 +81,24 @@ def promise_due_on(queryset, day: date) -> QuerySet:
     return queryset.filter(Exists(_pending_promises().filter(promised_for=day)))
 
 
+SHOWN_DIGITS = 4  # the masked phone and ID number show their last four
+
+
 def search_cases(queryset, text: str) -> QuerySet:
-    """The worklist's search box: part of the borrower's name or the loan's external id; digits (and an
-    ID number's final X) also match the end of the borrower's phone or ID number, so an officer can type
-    a phone's last four digits (尾号) or a full ID number."""
+    """The worklist's search box: part of the borrower's name or the loan's external id; digits match
+    the last four of the borrower's phone or ID number (what the masked value shows, 尾号) or the whole
+    number. Never a longer ending: trying endings digit by digit would unmask the number."""
     text = text.strip()
     if not text:
         return queryset
     found = Q(loan__borrower__name__icontains=text) | Q(loan__external_id__icontains=text)
     if text.rstrip("xX").isdigit():
-        found |= Q(loan__borrower__phone__endswith=text) | Q(loan__borrower__id_number__iendswith=text)
+        if len(text) <= SHOWN_DIGITS:
+            found |= Q(loan__borrower__phone__endswith=text) | Q(loan__borrower__id_number__iendswith=text)
+        if len(text) == 11:  # a whole mobile number, stored with its country code
+            found |= Q(loan__borrower__phone__endswith=text)
+        if len(text) == 18:
+            found |= Q(loan__borrower__id_number__iexact=text)
     return queryset.filter(found)
 
 

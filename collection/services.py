@@ -228,8 +228,19 @@ def case_release(*, actor, case, note: str) -> CollectionCase:
 def case_resolve(
     *, actor, case, reason: str = ResolutionReason.CURED, note: str = "", rule: str = ""
 ) -> CollectionCase:
-    """Close a case whose loan has nothing overdue any more."""
-    if case.loan.overdue_amount > 0 and reason == ResolutionReason.CURED:
+    """Close a case: cured or paid in full when nothing is overdue; settled or recovered from legal
+    action; restructured at the end of a plan's observation (rules.RESOLUTION_REASONS)."""
+    # A state that cannot be resolved at all is refused by the transition itself, with its own message.
+    if case.state in rules.RESOLUTION_REASONS and reason not in rules.resolution_reasons(case.state):
+        raise ApplicationError(
+            _("A case that is “%(state)s” cannot be resolved as “%(reason)s”.")
+            % {
+                "state": case.get_state_display(),
+                "reason": ResolutionReason(reason).label if reason in ResolutionReason.values else reason,
+            },
+            field="reason",
+        )
+    if case.loan.overdue_amount > 0 and reason in (ResolutionReason.CURED, ResolutionReason.PAID_IN_FULL):
         raise TransitionNotAllowed(_("The loan still has an overdue amount: the case cannot be resolved as cured."))
     return _transition(actor=actor, case=case, name="resolve", args=(reason, business_today()), reason=note, rule=rule)
 
@@ -408,6 +419,16 @@ def contact_log(
     _check_may_work(actor, case)
     attempted_at = attempted_at or timezone.now()
     borrower = case.loan.borrower
+    if contact_point is not None:
+        # The number dialled says who was contacted: an emergency contact's phone is never "the borrower".
+        if contact_point.borrower_id != borrower.pk:
+            raise ApplicationError(_("This contact point is not the borrower's."), field="contact_point")
+        if rules.party_of(contact_point.relation) != party:
+            raise ApplicationError(
+                _("This contact point reaches “%(party)s”: record the contact as such.")
+                % {"party": Party(rules.party_of(contact_point.relation)).label},
+                field="party",
+            )
     if direction == Direction.OUTBOUND:
         local = timezone.localtime(attempted_at, rules.zone(borrower.time_zone))
         if rules.in_quiet_hours(local, agreed=borrower.agreed_to_quiet_hours_contact):

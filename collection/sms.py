@@ -126,10 +126,7 @@ class HttpBackend:
                 kind = http.client.HTTPSConnection if self.url.scheme == "https" else http.client.HTTPConnection
                 self.connection = kind(self.url.hostname, self.url.port, timeout=self.timeout)
             try:
-                path = self.url.path or "/"
-                self.connection.request(
-                    "POST", path + (f"?{self.url.query}" if self.url.query else ""), payload, headers
-                )
+                self.connection.request("POST", self.path, payload, headers)
                 response = self.connection.getresponse()
                 return response.status, response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:

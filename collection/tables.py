@@ -116,7 +116,9 @@ class CaseTable(tables.Table):
 
     def render_aging_bucket(self, value, record):
         # The code (M2) in the cell, its meaning (31-60 days) on hover: the column stays narrow.
-        return format_html('<span title="{}">{}</span>', value, record.loan.aging_bucket)
+        return format_html(
+            '<span title="{}">{}</span>', record.loan.get_aging_bucket_display(), record.loan.aging_bucket
+        )
 
     def order_next_promise_due(self, queryset, is_descending):
         # Cases without a pending promise sort last whichever way the column is sorted.

@@ -228,6 +228,13 @@ class ResolveForm(TransitionForm):
     reason = forms.ChoiceField(label=_("Resolution"), choices=ResolutionReason.choices)
     note = _note(_("Note"), required=False)
 
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, case=case, **kwargs)
+        allowed = rules.resolution_reasons(case.state)  # the service checks the same table
+        self.fields["reason"].choices = [
+            (value, label) for value, label in ResolutionReason.choices if value in allowed
+        ]
+
 
 class PlanNoteForm(TransitionForm):
     """Proposing or rejecting a restructuring plan: a note says what was agreed or why not."""

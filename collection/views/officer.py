@@ -15,7 +15,7 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -47,15 +47,12 @@ class CaseReaderMixin(PermissionRequiredMixin):
 
 
 def home(request):
-    """The site's root: officers go to their worklist, managers to the queue overview (once that page
-    exists), anonymous visitors to the login page."""
+    """The site's root: officers go to their worklist, managers to the queue overview, anonymous
+    visitors to the login page."""
     if not request.user.is_authenticated:
         return redirect("login")
     if selectors.user_is_manager(request.user):
-        try:
-            return redirect(reverse("dashboard:queue"))
-        except NoReverseMatch:
-            pass
+        return redirect("dashboard:queue")
     return redirect("dashboard:worklist")
 
 

@@ -301,7 +301,7 @@ HAPPY = [
     ("reject_plan", S.RESTRUCTURING, {"note": "income too low"}, S.MINOR),
     ("hold", S.SERIOUS, {"reason": "complaint", "note": "complaint #12"}, S.ON_HOLD),
     ("release", S.ON_HOLD, {"note": "answered"}, S.MINOR),
-    ("resolve", S.MINOR, {"reason": "paid_in_full", "note": "paid at the branch"}, S.RESOLVED),
+    ("resolve", S.LEGAL, {"reason": "settled", "note": "settled before the hearing"}, S.RESOLVED),
 ]
 
 

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from borrowers.models import ContactPoint
 from collection import rules, services
 from collection.choices import ContactChannel, ContactOutcome, Party, Severity
 from collection.errors import NotPermitted
@@ -68,6 +69,25 @@ def test_third_parties_are_off_limits_while_the_borrower_is_reachable(officer):
     with pytest.raises(ApplicationError) as error:
         call(case, officer, ContactOutcome.REACHED, at(20, 9), party=Party.THIRD_PARTY)
     assert error.value.field == "party"
+
+
+def test_the_number_dialled_says_who_was_contacted(officer):
+    """An emergency contact's phone logged as "the borrower" would dodge the third-party rule and
+    count towards "unreachable"."""
+    case = make_case(officer=officer)
+    emergency = ContactPoint.objects.create(
+        borrower=case.loan.borrower, channel="mobile", value="+8613700000001", relation="emergency", contact_name="王五"
+    )
+    with pytest.raises(ApplicationError) as error:
+        call(case, officer, ContactOutcome.NO_ANSWER, at(20, 9), party=Party.BORROWER, contact_point=emergency)
+    assert error.value.field == "party"
+    stranger = ContactPoint.objects.create(
+        borrower=make_case().loan.borrower, channel="mobile", value="+8613700000002", relation="self"
+    )
+    with pytest.raises(ApplicationError) as error:
+        call(case, officer, ContactOutcome.NO_ANSWER, at(20, 9), contact_point=stranger)
+    assert error.value.field == "contact_point"
+    assert not case.contact_attempts.exists()
 
 
 def test_no_outbound_contact_in_quiet_hours_unless_the_borrower_agreed(officer):

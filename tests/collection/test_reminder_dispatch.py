@@ -312,3 +312,24 @@ def test_the_beat_task_starts_one_sender_per_batch_due_up_to_the_limit(d1, sms_o
     with time_machine.travel(at(D1, 10), tick=False):
         assert tasks.dispatch_reminders() == 2  # three due rows, two per batch (run eagerly here)
     assert statuses() == [R.SENT] * 3 and len(sms_outbox) == 3
+
+
+def test_a_call_task_that_fills_a_write_group_is_recorded_with_its_case_brought_forward(reminder_book, monkeypatch):
+    for day in range(16, 23):
+        run(date(2026, 2, day))
+    Reminder.objects.exclude(channel="call_task").delete()
+    CollectionCase.objects.update(next_action_at=at(date(2026, 2, 25)))
+    monkeypatch.setattr(reminders._Writer, "FLUSH_EVERY", 1)  # every row fills the group
+    assert dispatch(date(2026, 2, 22), 11).sent == 3
+    assert set(CollectionCase.objects.values_list("next_action_at", flat=True)) == {at(date(2026, 2, 22), 11)}
+
+
+def test_a_row_that_cannot_be_prepared_fails_alone_and_the_batch_goes_on(d1, sms_outbox):
+    broken = Reminder.objects.order_by("id").first()
+    broken.template.body_en = broken.template.body_zh_hans = "{{ nosuchvariable }}"
+    broken.template.save()  # saved around the admin's check, as an old template could be
+    Reminder.objects.exclude(pk=broken.pk).update(template=None, channel="call_task")
+    summary = dispatch()
+    broken.refresh_from_db()
+    assert (broken.status, summary.sent, summary.failed) == (R.FAILED, 2, 1)
+    assert "nosuchvariable" in broken.last_error

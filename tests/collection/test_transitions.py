@@ -263,3 +263,16 @@ def test_at_most_one_open_case_per_loan_is_a_database_rule(people):
     with pytest.raises(IntegrityError), transaction.atomic():
         make_case(state=S.MINOR, loan=case.loan)
     make_case(state=S.RESOLVED, loan=case.loan)  # closed cases stay as history
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [(CaseState.MINOR, "settled"), (CaseState.SERIOUS, "recovered"), (CaseState.MINOR, "restructured")],
+)
+def test_an_open_case_with_arrears_cannot_be_closed_with_a_reason_its_state_does_not_allow(state, reason):
+    case = make_case(state=state)
+    with pytest.raises(ApplicationError) as refused:
+        services.case_resolve(actor="system", case=case, reason=reason)
+    assert refused.value.field == "reason"
+    case.refresh_from_db()
+    assert case.state == state

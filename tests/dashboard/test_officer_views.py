@@ -313,6 +313,16 @@ def test_the_search_box_finds_name_loan_phone_tail_and_id_number(people):
     assert listed_ids(client.get(WORKLIST, {"q": "nobody"})) == []
 
 
+def test_the_search_never_matches_a_longer_ending_than_the_masked_number_shows(people):
+    """Trying endings digit by digit would unmask an ID number that the officer may not see."""
+    officer = people["officer"]
+    borrower = BorrowerFactory(name="欧阳明", phone="+8613912345678", id_number="11010119900307001X")
+    make_case(officer=officer, loan=make_loan(borrower=borrower))
+    client = client_for(officer)
+    for text in ("7001X", "307001X", "45678", "2345678"):
+        assert listed_ids(client.get(WORKLIST, {"q": text})) == [], text
+
+
 def test_the_worklist_sorts_by_a_column_and_pages_by_fifty(people):
     officer = people["officer"]
     _bulk_cases(60, officer)
@@ -606,7 +616,7 @@ def test_classifying_against_the_rules_needs_a_reason(people):
         ("release", S.ON_HOLD, {"note": "answered"}, S.MINOR, "The case was released from hold."),
         ("propose_plan", S.SERIOUS, {"note": "12 instalments"}, S.RESTRUCTURING, "A restructuring plan was proposed."),
         ("reject_plan", S.RESTRUCTURING, {"note": "income too low"}, S.MINOR, "The restructuring plan was rejected."),
-        ("resolve", S.MINOR, {"reason": "paid_in_full", "note": "branch"}, S.RESOLVED, "The case was resolved."),
+        ("resolve", S.LEGAL, {"reason": "settled", "note": "court"}, S.RESOLVED, "The case was resolved."),
     ],
 )
 def test_each_step_of_the_workflow(people, name, state, fields, target, done):
