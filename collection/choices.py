@@ -157,3 +157,10 @@ class PlanKind(models.TextChoices):
     RATE_REDUCTION = "rate_reduction", _("Rate reduction")
     ARREARS_INSTALMENTS = "arrears_instalments", _("Arrears in instalments")
     PENALTY_WAIVER = "penalty_waiver", _("Penalty waiver")
+
+
+class SignatureMethod(models.TextChoices):
+    """How the borrower signed the supplementary agreement."""
+
+    SCAN = "scan", _("Signed on paper, scan uploaded")
+    ONE_TIME_CODE = "one_time_code", _("Confirmed with a one-time code")

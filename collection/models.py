@@ -35,6 +35,7 @@ from .choices import (
     ReminderStatus,
     ResolutionReason,
     Severity,
+    SignatureMethod,
     StepAnchor,
 )
 
@@ -542,6 +543,30 @@ class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)
 
+    # The supplementary agreement: both parties sign; only a signed plan is activated.
+    borrower_signed_on = models.DateField(_("borrower signed on"), null=True, blank=True)
+    borrower_sign_method = models.CharField(
+        _("signed by"), max_length=16, choices=SignatureMethod.choices, blank=True, default=""
+    )
+    borrower_sign_reference = models.CharField(
+        _("signature evidence"),
+        max_length=200,
+        blank=True,
+        help_text=_("The scan's file, or the code's confirmation id."),
+    )
+    borrower_scan = models.FileField(_("signed scan"), upload_to="agreements/%Y/%m/", blank=True)
+    lender_signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signed for the lender by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    lender_signed_at = models.DateTimeField(_("lender signed at"), null=True, blank=True)
+    activated_on = models.DateField(_("activated on"), null=True, blank=True)
+    observation_until = models.DateField(_("observation until"), null=True, blank=True)
+
     class Meta:
         verbose_name = _("restructuring plan")
         verbose_name_plural = _("restructuring plans")
@@ -566,3 +591,11 @@ class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
     @transition(field=state, source=PlanState.SUBMITTED, target=PlanState.REJECTED)
     def reject(self, by, at, note):
         self.decided_by, self.decided_at, self.decision_note = by, at, note
+
+    @transition(field=state, source=PlanState.APPROVED, target=PlanState.SIGNED)
+    def sign(self):
+        pass
+
+    @transition(field=state, source=PlanState.SIGNED, target=PlanState.ACTIVE)
+    def activate(self, on, observation_until):
+        self.activated_on, self.observation_until = on, observation_until

@@ -24,9 +24,10 @@ from core.permissions import is_manager
 from loans import restructuring as maths
 from loans.choices import InstallmentStatus
 from loans.schedule import ScheduleLine
+from loans.services import loan_reschedule
 
 from . import services
-from .choices import PlanState
+from .choices import PlanState, SignatureMethod
 from .errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
 from .models import CollectionCase, RestructuringPlan
 
@@ -203,5 +204,102 @@ def _decide(*, actor, plan, approve, note):
             target=locked.case,
             reason=note,
             data={"plan": locked.pk, "proposed_by": locked.proposed_by.get_username()},
+        )
+    return locked
+
+
+# --- Signing and activation ---------------------------------------------------------------------------
+
+OBSERVATION_MIN_PERIODS = 2  # DESIGN section 5: >= 2 repayment periods and >= 1 year
+OBSERVATION_MIN_MONTHS = 12
+
+
+def plan_sign(
+    *, actor, plan: RestructuringPlan, borrower_signed_on: date, method: str, reference: str = "", scan=None
+) -> RestructuringPlan:
+    """Record both signatures of the supplementary agreement: the borrower's (on paper with the scan,
+    or confirmed with a one-time code) and the lender's, given by the manager who approved the plan."""
+    if method not in SignatureMethod.values:
+        raise ApplicationError(_("Say how the borrower signed."), field="method")
+    if method == SignatureMethod.SCAN and not scan:
+        raise ApplicationError(_("Upload the scan of the signed agreement."), field="scan")
+    if method == SignatureMethod.ONE_TIME_CODE and not reference.strip():
+        raise ApplicationError(_("Give the confirmation id of the one-time code."), field="reference")
+    if borrower_signed_on > business_today():
+        raise ApplicationError(_("The borrower cannot have signed in the future."), field="borrower_signed_on")
+    with transaction.atomic():
+        locked = RestructuringPlan.objects.select_for_update(of=("self",)).select_related("case").get(pk=plan.pk)
+        if locked.state != PlanState.APPROVED:
+            raise ConcurrentChange(
+                _("Only an approved plan is signed; this one is “%(state)s”.") % {"state": locked.get_state_display()}
+            )
+        if locked.decided_by_id != getattr(actor, "pk", None):
+            raise NotPermitted(_("The manager who approved the plan signs it for the lender."))
+        if borrower_signed_on < timezone.localdate(locked.decided_at):
+            raise ApplicationError(_("The borrower signs after the plan was approved."), field="borrower_signed_on")
+        locked.sign()
+        locked.borrower_signed_on, locked.borrower_sign_method = borrower_signed_on, method
+        locked.borrower_sign_reference = reference or (scan.name if scan else "")
+        if scan:
+            locked.borrower_scan = scan
+        locked.lender_signed_by, locked.lender_signed_at = actor, timezone.now()
+        locked.save()
+        log_action(
+            actor=actor,
+            action="collection.plan.signed",
+            target=locked.case,
+            data={"plan": locked.pk, "method": method, "reference": locked.borrower_sign_reference},
+        )
+    return locked
+
+
+def observation_end(activated_on: date, schedule: list[dict]) -> date:
+    """The observation period ends at the later of a year after activation and the second new due date."""
+    by_periods = date.fromisoformat(schedule[min(OBSERVATION_MIN_PERIODS, len(schedule)) - 1]["due_date"])
+    return max(activated_on + relativedelta(months=OBSERVATION_MIN_MONTHS), by_periods)
+
+
+def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
+    """Only a signed plan activates: the new schedule replaces the unpaid one (the old instalments are
+    kept, superseded), the waived penalty is logged, and the case moves to monitoring for the
+    observation period."""
+    today = business_today()
+    with transaction.atomic():
+        locked = RestructuringPlan.objects.select_for_update(of=("self",)).select_related("case__loan").get(pk=plan.pk)
+        if locked.state != PlanState.SIGNED:
+            raise TransitionNotAllowed(
+                _("Only a signed plan is activated; this one is “%(state)s”.") % {"state": locked.get_state_display()}
+            )
+        if locked.first_due_date <= today:
+            raise ApplicationError(
+                _("The plan's first due date has passed: propose it again with a later one."), field="first_due_date"
+            )
+        lines = [
+            ScheduleLine(
+                seq=row["seq"],
+                due_date=date.fromisoformat(row["due_date"]),
+                principal=Decimal(row["principal"]),
+                interest=Decimal(row["interest"]),
+                fee=Decimal(row["fee"]),
+            )
+            for row in locked.new_schedule
+        ]
+        loan_reschedule(
+            actor=actor,
+            loan=locked.case.loan,
+            lines=lines,
+            annual_rate=locked.new_annual_rate if locked.new_annual_rate is not None else locked.case.loan.annual_rate,
+            penalty_waived=locked.penalty_waiver,
+            reason=_("Restructuring plan %(plan)s") % {"plan": locked.pk},
+            on=today,
+        )
+        locked.activate(today, observation_end(today, locked.new_schedule))
+        locked.save()
+        services.case_activate_plan(actor=actor, case=locked.case, note=locked.reason)
+        log_action(
+            actor=actor,
+            action="collection.plan.activated",
+            target=locked.case,
+            data={"plan": locked.pk, "observation_until": locked.observation_until.isoformat()},
         )
     return locked

@@ -434,6 +434,65 @@ def _user_or_none(actor):
 
 
 @transaction.atomic
+@transaction.atomic
+def loan_reschedule(
+    *, actor, loan: Loan, lines: list, annual_rate: Decimal, penalty_waived: Decimal, reason: str, on: date
+) -> Loan:
+    """Replace a loan's unpaid schedule with new instalments (a restructuring). The old unpaid ones
+    are kept, marked superseded, with what was paid on them; nothing is deleted. Their penalty moves
+    into the new schedule's fees, less `penalty_waived`, which is logged as its own entry."""
+    locked = Loan.objects.select_for_update().get(pk=loan.pk)
+    if locked.status in LoanStatus.closed():
+        raise ApplicationError(_("The loan is closed: its schedule cannot change."), code="loan_closed")
+    current = locked.installments.exclude(status=InstallmentStatus.SUPERSEDED)
+    version = (current.order_by("-schedule_version").values_list("schedule_version", flat=True).first() or 0) + 1
+    superseded = list(current.filter(status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]))
+    paid = current.count() - len(superseded)  # counted before the new instalments join them
+    current.filter(pk__in=[row.pk for row in superseded]).update(status=InstallmentStatus.SUPERSEDED)
+    Installment.objects.bulk_create(
+        Installment(
+            loan=locked,
+            schedule_version=version,
+            seq=line.seq,
+            due_date=line.due_date,
+            principal_due=line.principal,
+            interest_due=line.interest,
+            fee_due=line.fee,
+        )
+        for line in lines
+    )
+    before = {"annual_rate": locked.annual_rate, "term_months": locked.term_months, "maturity": locked.maturity_date}
+    Loan.objects.filter(pk=locked.pk).update(
+        annual_rate=annual_rate,
+        term_months=paid + len(lines),  # the instalments paid before plus the new ones
+        maturity_date=lines[-1].due_date,
+        status=LoanStatus.RESTRUCTURED,
+    )
+    loan = loan_refresh_balances(loan=locked, as_of=on)
+    log_action(
+        actor=actor,
+        action="loans.loan.rescheduled",
+        target=loan,
+        reason=reason,
+        before={**before, "instalments_superseded": [row.pk for row in superseded]},
+        after={
+            "annual_rate": annual_rate,
+            "schedule_version": version,
+            "instalments": len(lines),
+            "maturity": loan.maturity_date,
+        },
+    )
+    if penalty_waived > 0:
+        log_action(
+            actor=actor,
+            action="loans.penalty.waived",
+            target=loan,
+            reason=reason,
+            data={"amount": penalty_waived, "schedule_version": version},
+        )
+    return loan
+
+
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
     """Recompute one loan's balances under its row lock: the delinquency update (days past due,
     overdue amount, penalty, bucket, class, stage) is the daily run's own SQL over this one loan, and
@@ -455,7 +514,9 @@ def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
     loan.fees_outstanding = to_fen(totals["fee"] or ZERO)
     loan.penalty_outstanding = to_fen(totals["penalty"] or ZERO)
     loan.credit_balance = to_fen(credit)
-    if loan.status in DERIVED_STATUSES:
+    if loan.status == LoanStatus.RESTRUCTURED and loan.total_outstanding <= 0:
+        loan.status, loan.closed_on = LoanStatus.PAID_OFF, loan.closed_on or as_of  # the new terms are paid
+    elif loan.status in DERIVED_STATUSES:
         if loan.total_outstanding <= 0:
             loan.status, loan.closed_on = LoanStatus.PAID_OFF, loan.closed_on or as_of
         else:

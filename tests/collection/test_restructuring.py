@@ -135,3 +135,78 @@ def test_the_admin_refuses_a_manager_approving_their_own_plan(case):
     assert "maker-checker" in response.content.decode()
     plan.refresh_from_db()
     assert plan.state == PlanState.SUBMITTED
+
+
+# --- Signing, the agreement and activation ------------------------------------------------------------
+
+
+@pytest.fixture
+def approved(case):
+    plan = propose(case, extension_months=6, new_annual_rate="0.09", arrears_instalments=3, penalty_waiver="5.00")
+    plan = restructuring.plan_submit(actor=case.officer, plan=plan)
+    return restructuring.plan_approve(actor=make_manager("checker"), plan=plan, note="Payslips seen.")
+
+
+def test_the_agreement_names_the_parties_the_terms_and_the_schedule(approved, settings):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from collection.agreements import agreement_pdf
+
+    borrower = approved.case.loan.borrower
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(agreement_pdf(approved))).pages)
+    for expected in (
+        settings.LENDER_NAME,
+        borrower.name,
+        borrower.id_number,
+        approved.case.loan.external_id,
+        "补充协议",
+        "展期",
+        "¥5.00",
+        approved.new_terms["end_date"],
+    ):
+        assert expected in text, expected
+    assert text.count("2026-05-15") >= 1 and "借款人（签字）" in text
+    borrower.language = "en"
+    borrower.save()
+    english = "".join(page.extract_text() for page in PdfReader(BytesIO(agreement_pdf(approved))).pages)
+    assert "Supplementary agreement" in english and "Term extension" in english and borrower.name in english
+
+
+def test_both_parties_sign_before_the_plan_replaces_the_schedule(approved):
+    checker = approved.decided_by
+    with pytest.raises(TransitionNotAllowed):
+        restructuring.plan_activate(actor=checker, plan=approved)  # not signed yet
+    with pytest.raises(NotPermitted):
+        restructuring.plan_sign(
+            actor=make_manager("other"),
+            plan=approved,
+            borrower_signed_on=TODAY,
+            method="one_time_code",
+            reference="OTP-1",
+        )  # only the approving manager signs for the lender
+    with pytest.raises(ApplicationError) as refused:
+        restructuring.plan_sign(actor=checker, plan=approved, borrower_signed_on=TODAY, method="scan")
+    assert refused.value.field == "scan"
+    signed = restructuring.plan_sign(
+        actor=checker, plan=approved, borrower_signed_on=TODAY, method="one_time_code", reference="OTP-7731"
+    )
+    assert (signed.state, signed.lender_signed_by) == (PlanState.SIGNED, checker)
+
+    loan = approved.case.loan
+    old_unpaid = set(loan.installments.filter(status__in=["pending", "partially_paid"]).values_list("pk", flat=True))
+    active = restructuring.plan_activate(actor=checker, plan=signed)
+    loan.refresh_from_db()
+    case = active.case
+    case.refresh_from_db()
+    assert (active.state, case.state, loan.status) == (PlanState.ACTIVE, CaseState.MONITORING, "restructured")
+    assert active.observation_until == date(2027, 4, 20)  # a year, longer than two periods
+    assert set(loan.installments.filter(status="superseded").values_list("pk", flat=True)) == old_unpaid
+    new = loan.installments.filter(schedule_version=2).order_by("seq")
+    assert [row.due_date.isoformat() for row in new] == [line["due_date"] for line in approved.new_schedule]
+    assert (loan.days_past_due, loan.overdue_amount, loan.annual_rate) == (0, 0, Decimal("0.09"))
+    assert loan.principal_outstanding == Decimal(approved.position["principal"])
+    assert loan.total_outstanding == Decimal(approved.new_terms["total_payable"])
+    waived = ActivityLog.objects.get(action="loans.penalty.waived")
+    assert waived.data["amount"] == "5.00"
