@@ -31,8 +31,8 @@ from loans.services import loan_apply_credit
 from webhooks.services import events_publish
 
 from . import rules
-from .choices import CaseState, PromiseStatus, ResolutionReason, Severity
-from .models import CollectionCase, PromiseToPay, Team
+from .choices import CaseState, PlanState, PromiseStatus, ResolutionReason, Severity
+from .models import CollectionCase, PromiseToPay, RestructuringPlan, Team
 from .services import case_facts
 
 S = CaseState
@@ -55,6 +55,8 @@ class Summary:
     promises_kept: int = 0
     promises_partially_kept: int = 0
     promises_broken: int = 0
+    plans_completed: int = 0
+    plans_defaulted: int = 0
     seconds: float = 0.0
 
     def add(self, other: "Summary"):
@@ -102,6 +104,7 @@ def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
         summary.promises_broken = judged[PromiseStatus.BROKEN]
         _score(first_id, last_id)
         summary.cases_resolved = _resolve_cured(as_of, in_range)
+        summary.plans_completed, summary.plans_defaulted = _plan_outcomes(as_of, in_range)
         summary.cases_classified = _classify(as_of, in_range)
         summary.cases_escalated = _escalate(as_of, in_range)
     return summary
@@ -310,6 +313,52 @@ def _resolve_cured(as_of, in_range):
             extra={"resolution_reason": reason, "closed_on": as_of},
         )
     return moved
+
+
+def _plan_outcomes(as_of, in_range):
+    """Cases under an active restructuring plan. An instalment missed past the product's grace days
+    defaults the plan and the case goes back to serious; a plan paid off, or whose observation period
+    ran its course with nothing overdue, completes and the case resolves as restructured."""
+    cases = list(
+        CollectionCase.objects.select_for_update(of=("self",))
+        .filter(in_range, state=S.MONITORING)
+        .select_related("loan__product")
+    )
+    plans = {
+        plan.case_id: plan
+        for plan in RestructuringPlan.objects.filter(case__in=cases, state=PlanState.ACTIVE).only(
+            "id", "case_id", "observation_until"
+        )
+    }
+    cases = [case for case in cases if case.pk in plans]
+    missed = [c for c in cases if c.loan.days_past_due > c.loan.product.grace_days]
+    done = [
+        c
+        for c in cases
+        if c not in missed
+        and c.loan.overdue_amount == 0
+        and (c.loan.status == LoanStatus.PAID_OFF or plans[c.pk].observation_until <= as_of)
+    ]
+    now = timezone.now()
+    for group, state in ((missed, PlanState.DEFAULTED), (done, PlanState.COMPLETED)):
+        RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in group]).update(state=state, updated_at=now)
+    _move(
+        missed,
+        target=S.SERIOUS,
+        verb="plan_defaulted",
+        rule="missed_plan_payment",
+        extra={"severity": Severity.SERIOUS},
+        data=lambda c: {"plan": plans[c.pk].pk, "days_past_due": c.loan.days_past_due},
+    )
+    _move(
+        done,
+        target=S.RESOLVED,
+        verb="resolved",
+        rule="plan_completed",
+        extra={"resolution_reason": ResolutionReason.RESTRUCTURED, "closed_on": as_of},
+        data=lambda c: {"plan": plans[c.pk].pk},
+    )
+    return len(done), len(missed)
 
 
 def _classify(as_of, in_range):

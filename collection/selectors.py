@@ -244,6 +244,12 @@ ACTIVITY_TITLES = {
     "collection.approval.requested": ("approval", _("Approval requested")),
     "collection.approval.approved": ("approval", _("Approval granted")),
     "collection.approval.rejected": ("approval", _("Approval rejected")),
+    "collection.plan.proposed": ("approval", _("Restructuring plan proposed")),
+    "collection.plan.submitted": ("approval", _("Restructuring plan submitted for approval")),
+    "collection.plan.approved": ("approval", _("Restructuring plan approved")),
+    "collection.plan.rejected": ("approval", _("Restructuring plan rejected")),
+    "collection.plan.signed": ("approval", _("Supplementary agreement signed")),
+    "collection.plan.activated": ("transition", _("New schedule in force")),
     "collection.promise.kept": ("promise", _("Promise kept")),
     "collection.promise.partially_kept": ("promise", _("Promise partially kept")),
     "collection.promise.broken": ("promise", _("Promise broken")),
@@ -259,6 +265,8 @@ RULE_LABELS = {
     "nothing_overdue": _("nothing overdue"),
     "first_overdue_day": _("first overdue day"),
     "approved": _("manager's approval"),
+    "missed_plan_payment": _("an instalment of the plan was missed"),
+    "plan_completed": _("the plan was paid or its observation period ended"),
 }
 
 

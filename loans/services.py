@@ -447,7 +447,6 @@ def loan_reschedule(
     current = locked.installments.exclude(status=InstallmentStatus.SUPERSEDED)
     version = (current.order_by("-schedule_version").values_list("schedule_version", flat=True).first() or 0) + 1
     superseded = list(current.filter(status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]))
-    paid = current.count() - len(superseded)  # counted before the new instalments join them
     current.filter(pk__in=[row.pk for row in superseded]).update(status=InstallmentStatus.SUPERSEDED)
     Installment.objects.bulk_create(
         Installment(
@@ -464,7 +463,7 @@ def loan_reschedule(
     before = {"annual_rate": locked.annual_rate, "term_months": locked.term_months, "maturity": locked.maturity_date}
     Loan.objects.filter(pk=locked.pk).update(
         annual_rate=annual_rate,
-        term_months=paid + len(lines),  # the instalments paid before plus the new ones
+        term_months=_months_between(locked.first_due_date, lines[-1].due_date) + 1,
         maturity_date=lines[-1].due_date,
         status=LoanStatus.RESTRUCTURED,
     )
@@ -491,6 +490,11 @@ def loan_reschedule(
             data={"amount": penalty_waived, "schedule_version": version},
         )
     return loan
+
+
+def _months_between(first: date, last: date) -> int:
+    delta = relativedelta(last, first)
+    return delta.years * 12 + delta.months
 
 
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:

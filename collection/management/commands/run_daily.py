@@ -39,6 +39,8 @@ class Command(BaseCommand):
             ("promises kept", summary.promises_kept),
             ("promises partially kept", summary.promises_partially_kept),
             ("promises broken", summary.promises_broken),
+            ("restructurings completed", summary.plans_completed),
+            ("restructurings defaulted", summary.plans_defaulted),
         ]:
             self.stdout.write(f"  {label:<28} {value:>10,}")
 

@@ -1,0 +1,146 @@
+"""The seeds' first case study, end to end: an enterprise loan of ¥500,000 misses its first principal
+payment, is classified minor and given a 30-day grace period, has its term extended and its interest
+reduced, and keeps to the new schedule: when the observation period ends the case resolves as
+restructured. (The seeds have it repaid in full within six months: paying early is held as credit
+until each due date, and early settlement is not built yet.) And the other ending: an instalment of
+the plan missed, the plan defaults and the case is serious again."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from collection import daily, restructuring, services
+from collection.choices import CaseState, ContactChannel, ContactOutcome, PlanState, ResolutionReason
+from collection.models import CollectionCase, RestructuringPlan, Team
+from loans.choices import ProductKind, RepaymentMethod
+from loans.models import Loan
+from loans.services import payment_post
+from tests.borrowers.factories import EnterpriseFactory
+from tests.collection.factories import make_manager, make_officer
+from tests.loans.factories import LoanProductFactory, make_loan
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(day, hour=10):
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SHANGHAI)
+
+
+def run_until(start, end):
+    day = start
+    while day <= end:
+        with time_machine.travel(at(day, 1), tick=False):
+            daily.run_daily(as_of=day)
+        day += timedelta(days=1)
+
+
+def pay(loan, amount, day, reference):
+    with time_machine.travel(at(day, 11), tick=False):
+        payment_post(actor="system", loan=loan, amount=amount, external_reference=reference, channel="bank_transfer")
+
+
+@pytest.fixture
+def story():
+    product = LoanProductFactory(
+        code="enterprise-wc",
+        kind=ProductKind.ENTERPRISE,
+        repayment_method=RepaymentMethod.EQUAL_PRINCIPAL,
+        grace_days=3,
+        max_rate_cut=Decimal("0.02"),
+    )
+    officer, manager = make_officer("zhao"), make_manager("qian")
+    team = Team.objects.create(name="Enterprise")
+    team.products.add(product)
+    team.members.add(officer)
+    with time_machine.travel(at(date(2026, 1, 15)), tick=False):
+        loan = make_loan(
+            product=product, borrower=EnterpriseFactory(), principal="500000.00", annual_rate="0.06", term_months=12
+        )
+    return {"loan": loan, "officer": officer, "manager": manager}
+
+
+def restructure(story, *, on):
+    """Classified minor after the borrower explains, 30 days' grace, then a plan: six months longer,
+    rate 6% -> 4.5%, penalty waived; approved by the manager, signed, in force."""
+    officer, manager, loan = story["officer"], story["manager"], story["loan"]
+    case = CollectionCase.objects.get(loan=loan)
+    assert case.officer == officer and case.state == CaseState.EARLY_WARNING
+    with time_machine.travel(at(date(2026, 2, 17)), tick=False):
+        services.contact_log(
+            actor=officer,
+            case=case,
+            channel=ContactChannel.CALL,
+            outcome=ContactOutcome.HARDSHIP,
+            note="A customer paid late; cash arrives in March.",
+        )
+        case = services.case_classify(actor=officer, case=CollectionCase.objects.get(pk=case.pk))
+        assert case.state == CaseState.MINOR
+        case = services.case_grant_grace(actor=officer, case=case, until=date(2026, 3, 19), reason="Cash in March")
+    run_until(date(2026, 2, 18), on - timedelta(days=1))
+    with time_machine.travel(at(on), tick=False):
+        case = CollectionCase.objects.get(pk=case.pk)
+        assert case.state == CaseState.MINOR  # the grace period held it
+        plan = restructuring.plan_propose(
+            actor=officer,
+            case=case,
+            extension_months=6,
+            new_annual_rate="0.045",
+            penalty_waiver=Loan.objects.get(pk=loan.pk).penalty_outstanding,
+            reason="Temporary cash-flow gap.",
+        )
+        plan = restructuring.plan_submit(actor=officer, plan=plan)
+        plan = restructuring.plan_approve(actor=manager, plan=plan, note="Receivables confirmed.")
+        plan = restructuring.plan_sign(
+            actor=manager, plan=plan, borrower_signed_on=on, method="one_time_code", reference="OTP-500000"
+        )
+        return restructuring.plan_activate(actor=manager, plan=plan)
+
+
+def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_period_ends(story):
+    loan = story["loan"]
+    run_until(date(2026, 2, 15), date(2026, 2, 16))  # the first instalment is missed: the case opens
+    plan = restructure(story, on=date(2026, 3, 10))
+    case = plan.case
+    case.refresh_from_db()
+    assert (case.state, plan.state) == (CaseState.MONITORING, PlanState.ACTIVE)
+    assert plan.observation_until == date(2027, 3, 10)  # a year: longer than two periods
+    loan.refresh_from_db()
+    assert loan.status == "restructured" and loan.term_months == 18 and loan.annual_rate == Decimal("0.045")
+    assert loan.penalty_outstanding == 0  # waived in full
+    new = list(loan.installments.filter(schedule_version=2, due_date__lte=plan.observation_until).order_by("seq"))
+    for n, installment in enumerate(new):  # every instalment paid on its due date
+        pay(
+            loan,
+            installment.principal_due + installment.interest_due + installment.fee_due,
+            installment.due_date,
+            f"ENT-{n}",
+        )
+        run_until(installment.due_date, installment.due_date + timedelta(days=1))
+        case.refresh_from_db()
+        assert case.state == CaseState.MONITORING, installment.due_date
+    run_until(date(2027, 3, 10), date(2027, 3, 10))
+    case.refresh_from_db()
+    plan.refresh_from_db()
+    assert (case.state, case.resolution_reason, plan.state) == (
+        CaseState.RESOLVED,
+        ResolutionReason.RESTRUCTURED,
+        PlanState.COMPLETED,
+    )
+    assert case.closed_on == date(2027, 3, 10)
+
+
+def test_a_missed_instalment_of_the_plan_defaults_it_and_the_case_is_serious_again(story):
+    run_until(date(2026, 2, 15), date(2026, 2, 16))
+    plan = restructure(story, on=date(2026, 3, 10))
+    first_due = plan.first_due_date
+    run_until(first_due, first_due + timedelta(days=3))  # within the product's 3 grace days
+    assert RestructuringPlan.objects.get(pk=plan.pk).state == PlanState.ACTIVE
+    run_until(first_due + timedelta(days=4), first_due + timedelta(days=4))
+    plan.refresh_from_db()
+    case = CollectionCase.objects.get(pk=plan.case_id)
+    assert (plan.state, case.state) == (PlanState.DEFAULTED, CaseState.SERIOUS)
+    assert case.version > 0
