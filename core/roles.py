@@ -24,7 +24,12 @@ ROLE_LABELS = {
 # applied on top of these by the selectors and services.
 _READ_BOOK = ["borrowers.view_*", "loans.view_*", "collection.view_*"]
 ROLE_PERMISSIONS = {
-    OFFICER: [*_READ_BOOK, "collection.add_contactattempt", "collection.add_promisetopay"],
+    OFFICER: [
+        *_READ_BOOK,
+        "collection.add_contactattempt",
+        "collection.add_promisetopay",
+        "collection.add_restructuringplan",
+    ],
     MANAGER: [
         *_READ_BOOK,
         "borrowers.add_*",

@@ -3,6 +3,8 @@
 Input serializers check types and shapes only; the rules (a reason must be given, a grace period ends
 within 60 days, no calls at night) are the services', which answer with a field and a message."""
 
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext_lazy as _
@@ -15,8 +17,8 @@ from core.models import ActivityLog
 from loans.models import Loan
 
 from .. import services
-from ..choices import ApprovalAction, ApprovalStatus, HoldReason, ResolutionReason, Severity
-from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Team
+from ..choices import ApprovalAction, ApprovalStatus, HoldReason, ResolutionReason, Severity, SignatureMethod
+from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, RestructuringPlan, Team
 
 # --- Transition names -------------------------------------------------------------------------------
 
@@ -25,8 +27,6 @@ DIRECT_TRANSITIONS = [
     "classify",
     "escalate",
     "grant_grace",
-    "propose_plan",
-    "reject_plan",
     "hold",
     "release",
     "resolve",
@@ -39,15 +39,18 @@ APPROVAL_REQUESTS = {
     "request_transfer": ApprovalAction.TRANSFER,
 }
 TRANSITION_NAMES = [*DIRECT_TRANSITIONS, *APPROVAL_REQUESTS]
+# What `allowed_transitions` may list: the transitions above, and `propose_plan` (POST a plan).
+ALLOWED_NAMES = [*TRANSITION_NAMES, "propose_plan"]
 _REQUEST_FOR_TRANSITION = {services.APPROVAL_TRANSITIONS[action]: name for name, action in APPROVAL_REQUESTS.items()}
 
 
 def api_transition_names(transition_names):
-    """The API names of the case transitions allowed now; steps the API does not offer (a plan's
-    activation and default come from the plan and the daily run) are left out."""
+    """The API names of the case transitions allowed now. A restructuring is proposed, decided and
+    activated through /cases/{id}/plans/ and /plans/{id}/ (the case moves with its plan), so the
+    case's plan steps appear as `propose_plan` only, meaning: a plan may be proposed now."""
     names = []
     for name in transition_names:
-        if name in DIRECT_TRANSITIONS:
+        if name == "propose_plan" or name in DIRECT_TRANSITIONS:
             names.append(name)
         elif name in _REQUEST_FOR_TRANSITION:
             names.append(_REQUEST_FOR_TRANSITION[name])
@@ -392,7 +395,7 @@ class CaseDetailSerializer(CaseSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=TRANSITION_NAMES)))
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=ALLOWED_NAMES)))
     def get_allowed_transitions(self, case):
         return api_transition_names(services.allowed_transitions(case, self.context["request"].user))
 
@@ -451,10 +454,6 @@ class ResolveSerializer(TransitionSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class PlanNoteSerializer(TransitionSerializer):
-    note = serializers.CharField(allow_blank=True)
-
-
 class ManagerApprovalSerializer(TransitionSerializer):
     reason = serializers.CharField(allow_blank=True, help_text=_("why; the manager reads it"))
 
@@ -483,3 +482,78 @@ class ReminderStatusSerializer(serializers.Serializer):
     status = serializers.CharField()
     delivered_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
+
+
+# --- Restructuring plans ----------------------------------------------------------------------------
+
+
+class RestructuringPlanSerializer(serializers.ModelSerializer):
+    proposed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lender_signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    penalty_waiver = MoneyField(read_only=True)
+    old_terms = serializers.DictField(
+        read_only=True, help_text=_("instalments, total payable, first and regular amount, end date")
+    )
+    new_terms = serializers.DictField(
+        read_only=True, help_text=_("the same figures under the plan, and the waived amount")
+    )
+    new_schedule = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = RestructuringPlan
+        fields = [
+            "id",
+            "case",
+            "state",
+            "kinds",
+            "extension_months",
+            "new_annual_rate",
+            "arrears_instalments",
+            "penalty_waiver",
+            "first_due_date",
+            "old_terms",
+            "new_terms",
+            "new_schedule",
+            "reason",
+            "proposed_by",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "borrower_signed_on",
+            "borrower_sign_method",
+            "borrower_sign_reference",
+            "lender_signed_by",
+            "lender_signed_at",
+            "activated_on",
+            "observation_until",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PlanProposalSerializer(serializers.Serializer):
+    extension_months = serializers.IntegerField(min_value=0, max_value=120, default=0)
+    new_annual_rate = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=6,
+        min_value=Decimal("0"),
+        required=False,
+        allow_null=True,
+        help_text=_("a fraction: 0.045 is 4.5%; omit to keep the rate"),
+    )
+    arrears_instalments = serializers.IntegerField(min_value=0, max_value=36, default=0)
+    penalty_waiver = MoneyField(default=Decimal("0"), min_value=Decimal("0"))
+    first_due_date = serializers.DateField(required=False, allow_null=True)
+    reason = serializers.CharField(help_text=_("why the borrower needs new terms"))
+
+
+class PlanDecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", help_text=_("required to reject"))
+
+
+class PlanSignatureSerializer(serializers.Serializer):
+    borrower_signed_on = serializers.DateField()
+    method = serializers.ChoiceField(choices=SignatureMethod.choices)
+    reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    scan = serializers.FileField(required=False, help_text=_("the signed agreement, for method `scan` (multipart)"))

@@ -9,7 +9,9 @@ router = SimpleRouter()
 router.register("cases", views.CaseViewSet, basename="case")
 router.register(f"{CASE}/contacts", views.CaseContactViewSet, basename="case-contact")
 router.register(f"{CASE}/promises", views.CasePromiseViewSet, basename="case-promise")
+router.register(f"{CASE}/plans", views.CasePlanViewSet, basename="case-plan")
 router.register("approvals", views.ApprovalViewSet, basename="approval")
+router.register("plans", views.PlanViewSet, basename="plan")
 
 urlpatterns = [
     path("reminders/receipts/", views.ReceiptView.as_view(), name="reminder-receipts"),

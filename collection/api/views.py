@@ -7,8 +7,9 @@ on a stale view of the case (the body's `version`), is a 409."""
 
 from functools import partial
 
+from django.db import transaction
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -21,11 +22,12 @@ from rest_framework.response import Response
 from core.api.permissions import ModelPermissions
 from core.api.views import errors
 
-from .. import reminders, services
+from .. import reminders, restructuring, services
+from ..agreements import agreement_pdf
 from ..choices import ApprovalAction, ApprovalStatus
 from ..errors import ConcurrentChange, NotPermitted
 from ..filters import ApprovalFilter, CaseFilter, can_see_case, visible_approvals, visible_cases
-from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Reminder
+from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Reminder, RestructuringPlan
 from . import serializers as s
 
 ID = "[0-9]+"
@@ -86,8 +88,6 @@ TRANSITIONS = {
     "classify": (s.ClassifySerializer, services.case_classify),
     "escalate": (s.EscalateSerializer, services.case_escalate),
     "grant_grace": (s.GrantGraceSerializer, services.case_grant_grace),
-    "propose_plan": (s.PlanNoteSerializer, services.case_propose_plan),
-    "reject_plan": (s.PlanNoteSerializer, services.case_reject_plan),
     "hold": (s.HoldSerializer, services.case_hold),
     "release": (s.ReleaseSerializer, services.case_release),
     "resolve": (s.ResolveSerializer, services.case_resolve),
@@ -105,8 +105,6 @@ TRANSITION_SUMMARIES = {
     "classify": gettext_lazy("Classify an early-warning case minor or serious"),
     "escalate": gettext_lazy("Escalate a minor case to serious"),
     "grant_grace": gettext_lazy("Grant a minor case a grace period"),
-    "propose_plan": gettext_lazy("Propose a restructuring plan"),
-    "reject_plan": gettext_lazy("Reject the proposed restructuring plan"),
     "hold": gettext_lazy("Put the case on hold"),
     "release": gettext_lazy("Release the case from hold"),
     "resolve": gettext_lazy("Resolve the case"),
@@ -284,6 +282,111 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         approval = services.approval_decide(actor=request.user, approval=approval, **serializer.validated_data)
         return Response(s.ApprovalSerializer(approval, context=self.get_serializer_context()).data)
+
+
+# --- Restructuring plans ----------------------------------------------------------------------------
+
+PLANS = RestructuringPlan.objects.select_related("proposed_by", "decided_by", "lender_signed_by")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=gettext_lazy("The case's restructuring plans, newest first"),
+        parameters=[CASE_PK],
+        responses={200: s.RestructuringPlanSerializer, **errors(400, 401, 403, 404)},
+    ),
+    create=extend_schema(
+        summary=gettext_lazy("Propose new terms and submit them for a manager's approval"),
+        parameters=[CASE_PK],
+        request=s.PlanProposalSerializer,
+        responses={201: s.RestructuringPlanSerializer, **errors(400, 401, 403, 404, 409)},
+    ),
+)
+class CasePlanViewSet(CaseRecordViewSet):
+    """A case's plans. Proposing checks the terms against the product's limits, computes the new
+    schedule and submits it: the case moves to `restructuring` until a manager decides."""
+
+    queryset = PLANS
+    serializer_class = s.RestructuringPlanSerializer
+
+    def create(self, request, case_pk):
+        case = case_to_act_on(request.user, case_pk)
+        serializer = s.PlanProposalSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            plan = restructuring.plan_propose(actor=request.user, case=case, **serializer.validated_data)
+            plan = restructuring.plan_submit(actor=request.user, plan=plan)
+        return Response(self.get_serializer(PLANS.get(pk=plan.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def _plan_step(summary, request_serializer, ok=200):
+    return extend_schema(
+        summary=summary,
+        request=request_serializer,
+        responses={ok: s.RestructuringPlanSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+
+
+class PlanViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One plan, on a case the user may see, and its steps: a manager other than the proposer approves or
+    rejects; the approving manager records both signatures; a signed plan is activated."""
+
+    queryset = PLANS
+    serializer_class = s.RestructuringPlanSerializer
+    lookup_value_regex = ID
+
+    def get_queryset(self):
+        return super().get_queryset().filter(case__in=visible_cases(self.request.user))
+
+    def _done(self, plan):
+        return Response(self.get_serializer(PLANS.get(pk=plan.pk)).data)
+
+    @extend_schema(summary=gettext_lazy("The plan, with old and new terms and the new schedule"))
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @_plan_step(gettext_lazy("Approve a submitted plan (never your own)"), s.PlanDecisionSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
+    def approve(self, request, pk=None):
+        serializer = s.PlanDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._done(
+            restructuring.plan_approve(actor=request.user, plan=self.get_object(), **serializer.validated_data)
+        )
+
+    @_plan_step(gettext_lazy("Reject a submitted plan; the case returns to minor or serious"), s.PlanDecisionSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
+    def reject(self, request, pk=None):
+        serializer = s.PlanDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._done(
+            restructuring.plan_reject(actor=request.user, plan=self.get_object(), **serializer.validated_data)
+        )
+
+    @_plan_step(gettext_lazy("Record both signatures of the supplementary agreement"), s.PlanSignatureSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
+    def sign(self, request, pk=None):
+        serializer = s.PlanSignatureSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._done(
+            restructuring.plan_sign(actor=request.user, plan=self.get_object(), **serializer.validated_data)
+        )
+
+    @_plan_step(gettext_lazy("Put a signed plan in force: the new schedule replaces the unpaid one"), None)
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
+    def activate(self, request, pk=None):
+        return self._done(restructuring.plan_activate(actor=request.user, plan=self.get_object()))
+
+    @extend_schema(
+        summary=gettext_lazy("The supplementary agreement, as a PDF in the borrower's language"),
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **errors(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def agreement(self, request, pk=None):
+        plan = self.get_object()
+        response = HttpResponse(agreement_pdf(plan), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="agreement-{plan.pk}.pdf"'
+        return response
 
 
 # --- Reminder delivery receipts ---------------------------------------------------------------------

@@ -297,8 +297,6 @@ HAPPY = [
     ("classify", S.EARLY_WARNING, {"severity": "serious", "override_reason": "hiding assets"}, S.SERIOUS),
     ("escalate", S.MINOR, {"reason": "refused to pay"}, S.SERIOUS),
     ("grant_grace", S.MINOR, {"until": "2026-05-10", "reason": "salary delayed"}, S.MINOR),
-    ("propose_plan", S.SERIOUS, {"note": "twelve instalments"}, S.RESTRUCTURING),
-    ("reject_plan", S.RESTRUCTURING, {"note": "income too low"}, S.MINOR),
     ("hold", S.SERIOUS, {"reason": "complaint", "note": "complaint #12"}, S.ON_HOLD),
     ("release", S.ON_HOLD, {"note": "answered"}, S.MINOR),
     ("resolve", S.LEGAL, {"reason": "settled", "note": "settled before the hearing"}, S.RESOLVED),
