@@ -25,7 +25,7 @@ from core.dates import business_today
 from core.models import ActivityLog
 from core.roles import OFFICER
 from loans import delinquency
-from loans.choices import LoanStatus
+from loans.choices import LoanStatus, RegulatoryClass
 from loans.models import Loan, Payment
 from loans.services import loan_apply_credit
 from webhooks.services import events_publish
@@ -327,7 +327,7 @@ def _plan_outcomes(as_of, in_range):
     plans = {
         plan.case_id: plan
         for plan in RestructuringPlan.objects.filter(case__in=cases, state=PlanState.ACTIVE).only(
-            "id", "case_id", "observation_until"
+            "id", "case_id", "observation_until", "class_floor"
         )
     }
     cases = [case for case in cases if case.pk in plans]
@@ -340,6 +340,14 @@ def _plan_outcomes(as_of, in_range):
         and (c.loan.status == LoanStatus.PAID_OFF or plans[c.pk].observation_until <= as_of)
     ]
     now = timezone.now()
+    # A plan kept to the end lifts the class floor it set (a manual class set above it stays); with
+    # nothing overdue the loan is normal again.
+    for case in done:
+        floor = plans[case.pk].class_floor
+        if floor is not None:
+            Loan.objects.filter(pk=case.loan_id, manual_regulatory_class=floor).update(
+                manual_regulatory_class=None, regulatory_class=RegulatoryClass.NORMAL
+            )
     for group, state in ((missed, PlanState.DEFAULTED), (done, PlanState.COMPLETED)):
         RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in group]).update(state=state, updated_at=now)
     _move(

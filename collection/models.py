@@ -566,6 +566,12 @@ class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
     lender_signed_at = models.DateTimeField(_("lender signed at"), null=True, blank=True)
     activated_on = models.DateField(_("activated on"), null=True, blank=True)
     observation_until = models.DateField(_("observation until"), null=True, blank=True)
+    class_floor = models.PositiveSmallIntegerField(
+        _("regulatory class floor"),
+        null=True,
+        blank=True,
+        help_text=_("The class the loan keeps at least while under observation; lifted when the plan completes."),
+    )
 
     class Meta:
         verbose_name = _("restructuring plan")

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -22,7 +23,9 @@ from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
 from core.permissions import is_manager
 from loans import restructuring as maths
+from loans import rules as loan_rules
 from loans.choices import InstallmentStatus
+from loans.models import Loan
 from loans.schedule import ScheduleLine
 from loans.services import loan_reschedule
 
@@ -284,9 +287,21 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
             )
             for row in locked.new_schedule
         ]
+        loan = locked.case.loan
+        again = (
+            RestructuringPlan.objects.filter(case__loan=loan, activated_on__isnull=False, observation_until__gt=today)
+            .exclude(pk=locked.pk)
+            .exists()
+        )
+        locked.class_floor = loan_rules.restructured_class_floor(loan.regulatory_class, restructured_again=again)
+        # The delinquency update keeps class = max(manual class, days-past-due floor).
+        Loan.objects.filter(pk=loan.pk).update(
+            manual_regulatory_class=Greatest(Coalesce("manual_regulatory_class", 0), locked.class_floor),
+            regulatory_class=Greatest("regulatory_class", locked.class_floor),
+        )
         loan_reschedule(
             actor=actor,
-            loan=locked.case.loan,
+            loan=loan,
             lines=lines,
             annual_rate=locked.new_annual_rate if locked.new_annual_rate is not None else locked.case.loan.annual_rate,
             penalty_waived=locked.penalty_waiver,
@@ -300,6 +315,10 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
             actor=actor,
             action="collection.plan.activated",
             target=locked.case,
-            data={"plan": locked.pk, "observation_until": locked.observation_until.isoformat()},
+            data={
+                "plan": locked.pk,
+                "observation_until": locked.observation_until.isoformat(),
+                "class_floor": locked.class_floor,
+            },
         )
     return locked

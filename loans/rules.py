@@ -95,6 +95,17 @@ def class_floors(loss_after, doubtful_after, substandard_after):
     ]
 
 
+def restructured_class_floor(current_class: int, *, restructured_again: bool) -> int:
+    """The class a restructured loan keeps at least during its observation period (商业银行金融资产风险
+    分类办法, 2023): special mention; a non-performing loan is not upgraded; restructured again inside
+    an observation period, doubtful. The floor is lifted when the observation ends with the new
+    schedule kept (at least two periods and a year paid on time)."""
+    floor = max(current_class, RegulatoryClass.SPECIAL_MENTION)
+    if restructured_again:
+        floor = max(floor, RegulatoryClass.DOUBTFUL)
+    return int(floor)
+
+
 # (days past due strictly above, stage)
 IFRS9_STAGES = [(90, Ifrs9Stage.STAGE_3), (30, Ifrs9Stage.STAGE_2)]
 

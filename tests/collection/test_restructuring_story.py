@@ -111,6 +111,7 @@ def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_p
     loan.refresh_from_db()
     assert loan.status == "restructured" and loan.term_months == 18 and loan.annual_rate == Decimal("0.045")
     assert loan.penalty_outstanding == 0  # waived in full
+    assert (plan.class_floor, loan.manual_regulatory_class, loan.regulatory_class) == (2, 2, 2)  # special mention
     new = list(loan.installments.filter(schedule_version=2, due_date__lte=plan.observation_until).order_by("seq"))
     for n, installment in enumerate(new):  # every instalment paid on its due date
         pay(
@@ -131,6 +132,8 @@ def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_p
         PlanState.COMPLETED,
     )
     assert case.closed_on == date(2027, 3, 10)
+    loan.refresh_from_db()
+    assert (loan.manual_regulatory_class, loan.regulatory_class) == (None, 1)  # the observation's floor is lifted
 
 
 def test_a_missed_instalment_of_the_plan_defaults_it_and_the_case_is_serious_again(story):

@@ -71,3 +71,15 @@ def test_a_split_adds_up_to_the_amount(amount, parts):
     pieces = split(amount, parts)
     assert len(pieces) == parts and sum(pieces) == amount
     assert all(piece >= 0 for piece in pieces)
+
+
+@pytest.mark.parametrize(
+    ("current", "again", "floor"),
+    [(1, False, 2), (2, False, 2), (3, False, 3), (5, False, 5), (1, True, 4), (5, True, 5)],
+)
+def test_a_restructured_loan_is_at_least_special_mention_never_upgraded_and_doubtful_if_restructured_again(
+    current, again, floor
+):
+    from loans.rules import restructured_class_floor
+
+    assert restructured_class_floor(current, restructured_again=again) == floor
