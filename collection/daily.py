@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
@@ -30,7 +31,7 @@ from loans.models import Loan, Payment
 from loans.services import loan_apply_credit
 from webhooks.services import events_publish
 
-from . import rules
+from . import restructuring, rules
 from .choices import CaseState, PlanState, PromiseStatus, ResolutionReason, Severity
 from .models import CollectionCase, PromiseToPay, RestructuringPlan, Team
 from .services import case_facts
@@ -332,6 +333,17 @@ def _plan_outcomes(as_of, in_range):
     }
     cases = [case for case in cases if case.pk in plans]
     missed = [c for c in cases if c.loan.days_past_due > c.loan.product.grace_days]
+    late = [c for c in cases if 0 < c.loan.days_past_due <= c.loan.product.grace_days]
+    # Paid late but within grace: the observation period starts again from today (DESIGN section 5).
+    restart_until = as_of + relativedelta(months=restructuring.OBSERVATION_MIN_MONTHS)
+    restarted = [c for c in late if plans[c.pk].observation_until < restart_until]
+    RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in restarted]).update(
+        observation_until=restart_until, updated_at=timezone.now()
+    )
+    _log(
+        (c, "collection.plan.observation_restarted", {"plan": plans[c.pk].pk, "until": str(restart_until)})
+        for c in restarted
+    )
     done = [
         c
         for c in cases

@@ -250,6 +250,7 @@ ACTIVITY_TITLES = {
     "collection.plan.rejected": ("approval", _("Restructuring plan rejected")),
     "collection.plan.signed": ("approval", _("Supplementary agreement signed")),
     "collection.plan.activated": ("transition", _("New schedule in force")),
+    "collection.plan.observation_restarted": ("approval", _("Observation period started again after a late payment")),
     "collection.promise.kept": ("promise", _("Promise kept")),
     "collection.promise.partially_kept": ("promise", _("Promise partially kept")),
     "collection.promise.broken": ("promise", _("Promise broken")),

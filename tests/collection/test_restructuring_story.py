@@ -1,9 +1,8 @@
 """The seeds' first case study, end to end: an enterprise loan of ¥500,000 misses its first principal
 payment, is classified minor and given a 30-day grace period, has its term extended and its interest
-reduced, and keeps to the new schedule: when the observation period ends the case resolves as
-restructured. (The seeds have it repaid in full within six months: paying early is held as credit
-until each due date, and early settlement is not built yet.) And the other ending: an instalment of
-the plan missed, the plan defaults and the case is serious again."""
+reduced, and is repaid in full within six months (early settlement): the case resolves as
+restructured. The other endings: the new schedule kept until the observation period ends (resolved
+too), or an instalment of the plan missed (the plan defaults, the case is serious again)."""
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from collection.models import CollectionCase, RestructuringPlan, Team
 from loans.choices import ProductKind, RepaymentMethod
 from loans.models import Loan
 from loans.services import payment_post
+from loans.settlement import loan_settle_early, payoff_quote
 from tests.borrowers.factories import EnterpriseFactory
 from tests.collection.factories import make_manager, make_officer
 from tests.loans.factories import LoanProductFactory, make_loan
@@ -100,6 +100,42 @@ def restructure(story, *, on):
         return restructuring.plan_activate(actor=manager, plan=plan)
 
 
+def test_the_enterprise_loan_is_restructured_and_repaid_in_full_within_six_months(story):
+    loan = story["loan"]
+    run_until(date(2026, 2, 15), date(2026, 2, 16))
+    plan = restructure(story, on=date(2026, 3, 10))
+    loan.refresh_from_db()
+    for n, installment in enumerate(loan.installments.filter(schedule_version=2).order_by("seq")[:6]):
+        pay(
+            loan,
+            installment.principal_due + installment.interest_due + installment.fee_due,
+            installment.due_date,
+            f"ENT-{n}",
+        )
+        run_until(installment.due_date, installment.due_date + timedelta(days=1))
+    settle_on = date(2026, 8, 20)  # five months and ten days after the new terms took effect
+    with time_machine.travel(at(settle_on, 11), tick=False):
+        quote = payoff_quote(loan)
+        # March to August paid on time; the running period (15 August - 15 September) has run five days.
+        assert quote.due_now == 0 and quote.future_principal == Decimal("500000.00") - Decimal("29411.76") * 6
+        assert quote.accrued_interest == (quote.future_principal * Decimal("0.045") / 12 * 5 / 31).quantize(
+            Decimal("0.01")
+        )
+        loan_settle_early(
+            actor="system", loan=loan, amount=quote.total, external_reference="ENT-SETTLE", channel="bank_transfer"
+        )
+    loan.refresh_from_db()
+    assert (loan.status, loan.total_outstanding) == ("paid_off", 0)
+    run_until(settle_on, settle_on)
+    case, plan = CollectionCase.objects.get(pk=plan.case_id), RestructuringPlan.objects.get(pk=plan.pk)
+    assert (case.state, case.resolution_reason, plan.state) == (
+        CaseState.RESOLVED,
+        ResolutionReason.RESTRUCTURED,
+        PlanState.COMPLETED,
+    )
+    assert case.closed_on == settle_on
+
+
 def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_period_ends(story):
     loan = story["loan"]
     run_until(date(2026, 2, 15), date(2026, 2, 16))  # the first instalment is missed: the case opens
@@ -141,7 +177,10 @@ def test_a_missed_instalment_of_the_plan_defaults_it_and_the_case_is_serious_aga
     plan = restructure(story, on=date(2026, 3, 10))
     first_due = plan.first_due_date
     run_until(first_due, first_due + timedelta(days=3))  # within the product's 3 grace days
-    assert RestructuringPlan.objects.get(pk=plan.pk).state == PlanState.ACTIVE
+    late = RestructuringPlan.objects.get(pk=plan.pk)
+    assert late.state == PlanState.ACTIVE
+    # Late within grace: the observation period started again from the last of those days.
+    assert late.observation_until == date(2027, 3, 18) > plan.observation_until
     run_until(first_due + timedelta(days=4), first_due + timedelta(days=4))
     plan.refresh_from_db()
     case = CollectionCase.objects.get(pk=plan.case_id)

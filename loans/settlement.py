@@ -1,0 +1,132 @@
+"""Early settlement (提前还款): the borrower pays everything off before the schedule ends.
+
+What settles the loan on a day: everything due on or before it (with penalty), the principal of the
+instalments still to come, and the interest of the running period for the days it has run (pro rata
+by days, to the fen). Settling replaces the instalments still to come with one instalment due that
+day for exactly that (the old ones kept, superseded), then books the payment against it all, so the
+loan is paid off by the same allocation as any payment."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import log_action
+from core.dates import business_today
+from core.errors import ApplicationError
+from core.money import ZERO, parse_amount, to_fen
+
+from .choices import InstallmentStatus
+from .models import Installment, Loan, Payment
+from .services import loan_refresh_balances, payment_post
+
+UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
+
+
+@dataclass(frozen=True)
+class Quote:
+    on: date
+    due_now: Decimal  # instalments due on or before the day, penalty included
+    future_principal: Decimal
+    accrued_interest: Decimal  # the running period's interest for the days it has run
+
+    @property
+    def total(self):
+        return self.due_now + self.future_principal + self.accrued_interest
+
+
+def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
+    on = on or business_today()
+    unpaid = list(loan.installments.filter(status__in=UNPAID).order_by("due_date", "seq"))
+    due = [row for row in unpaid if row.due_date <= on]
+    future = [row for row in unpaid if row.due_date > on]
+    due_now = sum(
+        (
+            row.principal_due
+            + row.interest_due
+            + row.fee_due
+            + row.penalty_accrued
+            - row.principal_paid
+            - row.interest_paid
+            - row.fee_paid
+            - row.penalty_paid
+            for row in due
+        ),
+        ZERO,
+    )
+    accrued = ZERO
+    if future:
+        running = future[0]
+        previous = (
+            loan.installments.exclude(status=InstallmentStatus.SUPERSEDED)
+            .filter(due_date__lt=running.due_date)
+            .order_by("-due_date")
+            .values_list("due_date", flat=True)
+            .first()
+        ) or loan.disbursed_on
+        period = max((running.due_date - previous).days, 1)
+        elapsed = min(max((on - previous).days, 0), period)
+        accrued = to_fen((running.interest_due - running.interest_paid) * elapsed / period)
+    principal = sum((row.principal_due - row.principal_paid for row in future), ZERO)
+    return Quote(on=on, due_now=to_fen(due_now), future_principal=to_fen(principal), accrued_interest=accrued)
+
+
+def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, channel: str) -> Payment:
+    """Settle the loan today with `amount`, which must cover the quote. Posting the same reference
+    again returns the first payment and changes nothing."""
+    amount = parse_amount(amount)
+    existing = Payment.objects.filter(external_reference=(external_reference or "").strip()).first()
+    if existing is not None:
+        return payment_post(
+            actor=actor, loan=loan, amount=amount, external_reference=external_reference, channel=channel
+        )[0]
+    today = business_today()
+    with transaction.atomic():
+        locked = Loan.objects.select_for_update().get(pk=loan.pk)
+        if locked.is_closed:
+            raise ApplicationError(_("The loan is closed."), code="loan_closed", field="loan")
+        quote = payoff_quote(locked, today)
+        if amount < quote.total:
+            raise ApplicationError(
+                _("Settling today takes %(total)s; %(amount)s is not enough.")
+                % {"total": f"¥{quote.total:,.2f}", "amount": f"¥{amount:,.2f}"},
+                field="amount",
+            )
+        future = list(locked.installments.filter(status__in=UNPAID, due_date__gt=today))
+        if future:
+            version = max(row.schedule_version for row in locked.installments.all()) + 1
+            Installment.objects.filter(pk__in=[row.pk for row in future]).update(status=InstallmentStatus.SUPERSEDED)
+            Installment.objects.create(
+                loan=locked,
+                schedule_version=version,
+                seq=1,
+                due_date=today,
+                principal_due=quote.future_principal,
+                interest_due=quote.accrued_interest,
+            )
+            Loan.objects.filter(pk=locked.pk).update(maturity_date=today)
+            loan_refresh_balances(loan=locked, as_of=today)
+        log_action(
+            actor=actor,
+            action="loans.loan.settled_early",
+            target=locked,
+            data={
+                "quote": str(quote.total),
+                "future_principal": str(quote.future_principal),
+                "accrued_interest": str(quote.accrued_interest),
+                "superseded": [row.pk for row in future],
+            },
+        )
+        payment, _created = payment_post(
+            actor=actor,
+            loan=locked,
+            amount=amount,
+            external_reference=external_reference,
+            channel=channel,
+            received_at=timezone.now(),
+            note=_("Early settlement"),
+        )
+    return payment
