@@ -266,6 +266,8 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
     """Only a signed plan activates: the new schedule replaces the unpaid one (the old instalments are
     kept, superseded), the waived penalty is logged, and the case moves to monitoring for the
     observation period."""
+    if not is_manager(actor):
+        raise NotPermitted(_("Only a manager may put a plan in force."))
     today = business_today()
     with transaction.atomic():
         locked = RestructuringPlan.objects.select_for_update(of=("self",)).select_related("case__loan").get(pk=plan.pk)

@@ -236,20 +236,6 @@ class ResolveForm(TransitionForm):
         ]
 
 
-class PlanNoteForm(TransitionForm):
-    """Proposing or rejecting a restructuring plan: a note says what was agreed or why not."""
-
-    note = _note(_("Note"))
-
-
-class ProposePlanForm(PlanNoteForm):
-    prefix = "propose_plan"
-
-
-class RejectPlanForm(PlanNoteForm):
-    prefix = "reject_plan"
-
-
 class ApprovalRequestForm(TransitionForm):
     """A step a manager must approve: the request says why."""
 

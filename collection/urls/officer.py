@@ -1,8 +1,8 @@
-"""Officer pages: worklist, case page and the forms on it."""
+"""Officer pages: worklist, case page and the forms on it, and the case's restructuring plan."""
 
 from django.urls import path
 
-from ..views import officer
+from ..views import officer, plans
 
 urlpatterns = [
     path("", officer.home, name="home"),
@@ -11,4 +11,10 @@ urlpatterns = [
     path("cases/<int:pk>/", officer.CaseView.as_view(), name="case"),
     path("cases/<int:pk>/unmask/", officer.UnmaskView.as_view(), name="case_unmask"),
     path("cases/<int:pk>/<slug:name>/", officer.CaseActionView.as_view(), name="case_action"),
+    path(
+        "cases/<int:pk>/plans/<int:plan_pk>/agreement.pdf",
+        plans.PlanAgreementView.as_view(),
+        name="plan_agreement",
+    ),
+    path("cases/<int:pk>/plans/<int:plan_pk>/<slug:name>/", plans.PlanActionView.as_view(), name="plan_action"),
 ]

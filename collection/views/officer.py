@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,11 +30,12 @@ from core.dates import business_today
 from core.errors import ApplicationError
 from core.permissions import has_role
 
-from .. import selectors, services
+from .. import restructuring, selectors, services
 from ..choices import ApprovalAction, CaseState
 from ..errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
 from ..filters import sees_own_cases_only
 from ..forms import officer as forms
+from ..forms import plans as plan_forms
 from ..tables import PER_PAGE, CaseTable
 
 VIEW_CASES = "collection.view_collectioncase"
@@ -137,6 +139,14 @@ def _request_approval(approval_action, *, actor, case, reason, **details):
     return services.approval_request(actor=actor, case=case, action=approval_action, reason=reason, details=details)
 
 
+def _propose_plan(*, actor, case, **terms):
+    """Draft the plan and send it for approval in one go: the case moves to `restructuring` with it.
+    If the submission is refused, the draft goes too: nothing is saved."""
+    with transaction.atomic():
+        plan = restructuring.plan_propose(actor=actor, case=case, **terms)
+        return restructuring.plan_submit(actor=actor, plan=plan)
+
+
 @dataclass(frozen=True)
 class CaseAction:
     """Something a user does on the case page: its form, the service that does it, the button's label
@@ -152,8 +162,10 @@ class CaseAction:
 
 
 # Steps of the workflow, by the case transition's name (what services.allowed_transitions lists).
-# The steps a manager must approve are offered as requests for that approval (maker-checker); a
-# plan's activation and default come from the plan and the daily run, so they have no button.
+# The steps a manager must approve are offered as requests for that approval (maker-checker). A
+# proposal comes with its plan's terms; the plan is then rejected or put in force on the plan panel
+# (views/plans.py), and defaulted by the daily run, so `reject_plan`, `activate_plan` and
+# `default_plan` have no button here.
 TRANSITIONS = {
     "classify": CaseAction(
         forms.ClassifyForm, services.case_classify, gettext_lazy("Classify"), gettext_lazy("The case was classified.")
@@ -172,16 +184,10 @@ TRANSITIONS = {
         gettext_lazy("A grace period was granted."),
     ),
     "propose_plan": CaseAction(
-        forms.ProposePlanForm,
-        services.case_propose_plan,
+        plan_forms.ProposePlanForm,
+        _propose_plan,
         gettext_lazy("Propose restructuring"),
-        gettext_lazy("A restructuring plan was proposed."),
-    ),
-    "reject_plan": CaseAction(
-        forms.RejectPlanForm,
-        services.case_reject_plan,
-        gettext_lazy("Reject plan"),
-        gettext_lazy("The restructuring plan was rejected."),
+        gettext_lazy("The restructuring plan was proposed and sent to a manager for approval."),
     ),
     "hold": CaseAction(
         forms.HoldForm, services.case_hold, gettext_lazy("Put on hold"), gettext_lazy("The case is on hold.")
@@ -264,8 +270,11 @@ def _make_form(name, case, *, data=None, unmasked=False):
     return form_class(data, case=case, **extra)
 
 
-def case_page_context(request, case, *, bound=None, unmasked=False):
-    """Everything the case page template needs; `bound` is a (name, form) that failed, shown open."""
+def case_page_context(request, case, *, bound=None, unmasked=False, plan_bound=None):
+    """Everything the case page template needs; `bound` is a (name, form) of the case's steps that
+    failed, `plan_bound` one of the plan panel's, shown open."""
+    from .plans import plan_panel  # views/plans.py builds on this module
+
     page = selectors.case_page(request.user, case, unmasked=unmasked)
     bound_name, bound_form = bound or (None, None)
     awaiting = {services.APPROVAL_TRANSITIONS[approval.action] for approval in page.pending_approvals}
@@ -282,6 +291,7 @@ def case_page_context(request, case, *, bound=None, unmasked=False):
         "borrower": case.loan.borrower,
         "transitions": [panel(name) for name in page.allowed if name in TRANSITIONS],
         "records": [panel(name) for name in RECORDS] if may_record else [],
+        "plan_panel": plan_panel(request.user, case, may_work=page.may_work, bound=plan_bound),
         "today": business_today(),
         # Where the language switch returns: the case page, even when this answer is to a POST.
         "canonical_url": reverse("dashboard:case", args=[case.pk]),

@@ -193,6 +193,8 @@ def test_both_parties_sign_before_the_plan_replaces_the_schedule(approved):
         actor=checker, plan=approved, borrower_signed_on=TODAY, method="one_time_code", reference="OTP-7731"
     )
     assert (signed.state, signed.lender_signed_by) == (PlanState.SIGNED, checker)
+    with pytest.raises(NotPermitted):
+        restructuring.plan_activate(actor=approved.case.officer, plan=signed)  # managers put plans in force
 
     loan = approved.case.loan
     old_unpaid = set(loan.installments.filter(status__in=["pending", "partially_paid"]).values_list("pk", flat=True))
