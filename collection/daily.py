@@ -360,8 +360,11 @@ def _plan_outcomes(as_of, in_range):
             Loan.objects.filter(pk=case.loan_id, manual_regulatory_class=floor).update(
                 manual_regulatory_class=None, regulatory_class=RegulatoryClass.NORMAL
             )
+    # RestructuringPlan.default / .complete, applied in bulk.
     for group, state in ((missed, PlanState.DEFAULTED), (done, PlanState.COMPLETED)):
-        RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in group]).update(state=state, updated_at=now)
+        RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in group], state=PlanState.ACTIVE).update(
+            state=state, updated_at=now
+        )
     _move(
         missed,
         target=S.SERIOUS,
