@@ -1,0 +1,28 @@
+"""Law firms are edited here (every change logged); legal actions and their costs are recorded by
+legal/services.py and shown read-only."""
+
+from django.contrib import admin
+
+from core.admin import AuditedAdminMixin, ReadOnlyAdminMixin
+
+from .models import LawFirm, LegalAction, LegalCost
+
+
+@admin.register(LawFirm)
+class LawFirmAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "contact_name", "phone", "email")
+    search_fields = ("name", "contact_name")
+
+
+class LegalCostInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = LegalCost
+    fields = ("incurred_on", "kind", "amount", "note", "recorded_by")
+
+
+@admin.register(LegalAction)
+class LegalActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "case", "state", "law_firm", "court_case_number", "hearing_on", "enforcement_deadline")
+    list_filter = ("kind", "state", "law_firm")
+    list_select_related = ("case__loan", "law_firm")
+    search_fields = ("case__loan__external_id", "court_case_number")
+    inlines = [LegalCostInline]

@@ -1,0 +1,165 @@
+"""The legal route, first slice: court and preservation fees, feasibility before filing, an action's
+own state machine with its dates, costs, and recoveries posted as payments."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from collection.choices import CaseState
+from collection.errors import NotPermitted, TransitionNotAllowed
+from core import roles
+from core.errors import ApplicationError
+from core.models import ActivityLog
+from legal import rules, services
+from legal.choices import ActionState
+from legal.models import LawFirm
+from loans.services import loan_refresh_balances
+from tests.collection.factories import make_case, make_manager, make_officer, make_user
+
+D = Decimal
+
+
+@pytest.mark.parametrize(
+    ("claim", "fee"),
+    [
+        ("5000", "50"),
+        ("10000", "50"),
+        ("50000", "1050.00"),
+        ("100000", "2300.00"),
+        ("200000", "4300.00"),
+        ("1000000", "13800.00"),
+        ("30000000", "191800.00"),
+    ],
+)
+def test_the_court_fee_follows_the_progressive_table(claim, fee):
+    assert rules.court_fee(D(claim)) == D(fee)
+
+
+@pytest.mark.parametrize(
+    ("amount", "fee"), [("500", "30"), ("50000", "520.00"), ("200000", "1520.00"), ("9e6", "5000")]
+)
+def test_the_preservation_fee_is_capped(amount, fee):
+    assert rules.preservation_fee(D(amount)) == D(fee)
+
+
+def test_feasibility_weighs_what_can_be_recovered_against_the_costs():
+    worth = rules.feasibility(claim="200000", recoverable="150000", lawyer_fee="8000")
+    assert (worth.court_fee, worth.preservation_fee) == (D("4300.00"), D("1270.00"))
+    assert worth.expected_net == D("150000") - D("13570.00") and worth.worth_it
+    hopeless = rules.feasibility(claim="200000", recoverable="0", lawyer_fee="8000")
+    assert hopeless.expected_net < 0 and not hopeless.worth_it
+
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def today():
+    with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        yield
+
+
+@pytest.fixture
+def legal_case():
+    case = make_case(state=CaseState.LEGAL, officer=make_officer("zhao"))
+    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
+    case.loan.refresh_from_db()
+    return case
+
+
+@pytest.fixture
+def lawyer():
+    return make_user("counsel", roles.LEGAL_OFFICER)
+
+
+def test_an_action_records_the_claim_and_its_feasibility(legal_case, lawyer):
+    firm = LawFirm.objects.create(name="金杜律师事务所")
+    action = services.action_open(
+        actor=lawyer, case=legal_case, kind="lawsuit", law_firm=firm, lawyer_fee="3000", recoverable="20000"
+    )
+    loan = legal_case.loan
+    assert action.claim_principal == loan.principal_outstanding and action.claim == loan.total_outstanding
+    assert D(action.feasibility["court_fee"]) == rules.court_fee(loan.total_outstanding)
+    assert action.state == ActionState.PREPARING
+    with pytest.raises(ApplicationError, match="already under way"):
+        services.action_open(actor=lawyer, case=legal_case, kind="lawsuit", lawyer_fee="3000", recoverable="20000")
+
+
+def test_an_action_expected_to_lose_money_needs_a_managers_override(legal_case, lawyer):
+    with pytest.raises(NotPermitted):
+        services.action_open(actor=lawyer, case=legal_case, kind="lawsuit", lawyer_fee="3000", recoverable="0")
+    manager = make_manager("boss")
+    with pytest.raises(ApplicationError) as refused:
+        services.action_open(actor=manager, case=legal_case, kind="lawsuit", lawyer_fee="3000", recoverable="0")
+    assert refused.value.field == "override_reason"
+    action = services.action_open(
+        actor=manager,
+        case=legal_case,
+        kind="lawsuit",
+        lawyer_fee="3000",
+        recoverable="0",
+        override_reason="Deterrence: the borrower has other debts with us.",
+    )
+    assert action.feasibility["override_reason"].startswith("Deterrence")
+
+
+def test_only_a_case_in_legal_and_only_legal_staff(lawyer):
+    with pytest.raises(TransitionNotAllowed):
+        services.action_open(
+            actor=lawyer, case=make_case(state=CaseState.SERIOUS), kind="lawsuit", lawyer_fee="1", recoverable="99999"
+        )
+    with pytest.raises(NotPermitted):
+        services.action_open(
+            actor=make_officer("x"),
+            case=make_case(state=CaseState.LEGAL),
+            kind="lawsuit",
+            lawyer_fee="1",
+            recoverable="99999",
+        )
+
+
+def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal_case, lawyer):
+    action = services.action_open(actor=lawyer, case=legal_case, kind="lawsuit", lawyer_fee="3000", recoverable="20000")
+    advance = services.action_advance
+    action = advance(
+        actor=lawyer,
+        action=action,
+        step="file",
+        on=date(2026, 4, 20),
+        court="上海市黄浦区人民法院",
+        court_case_number="(2026)沪0101民初1234号",
+    )
+    with pytest.raises(TransitionNotAllowed):
+        advance(actor=lawyer, action=action, step="record_judgment", on=date(2026, 4, 21))  # no hearing yet
+    action = advance(actor=lawyer, action=action, step="apply_preservation", on=date(2026, 4, 21))
+    action = advance(actor=lawyer, action=action, step="grant_preservation", on=date(2026, 4, 28))
+    action = advance(
+        actor=lawyer, action=action, step="schedule_hearing", on=date(2026, 5, 6), hearing_on=date(2026, 6, 1)
+    )
+    action = advance(
+        actor=lawyer,
+        action=action,
+        step="record_judgment",
+        on=date(2026, 6, 20),
+        judgment_on=date(2026, 6, 20),
+        performance_due_on=date(2026, 7, 20),
+    )
+    assert action.enforcement_deadline == date(2028, 7, 20)  # two years from the performance date
+    services.cost_add(actor=lawyer, action=action, kind="court_fee", amount="300.00", incurred_on=date(2026, 4, 20))
+    services.cost_add(actor=lawyer, action=action, kind="lawyer_fee", amount="3000.00", incurred_on=date(2026, 6, 20))
+    payment = services.recovery_post(
+        actor=lawyer, action=action, amount="5000.00", external_reference="COURT-1", channel="bank_transfer"
+    )
+    again = services.recovery_post(
+        actor=lawyer, action=action, amount="5000.00", external_reference="COURT-1", channel="bank_transfer"
+    )
+    assert again == payment and payment.loan == legal_case.loan
+    assert services.action_result(action) == {"recovered": D("5000.00"), "costs": D("3300.00"), "net": D("1700.00")}
+    action = advance(actor=lawyer, action=action, step="apply_enforcement", on=date(2026, 7, 25))
+    action = advance(actor=lawyer, action=action, step="close_impossible", on=date(2026, 12, 1), note="No assets found")
+    assert (action.state, action.closed_on) == (ActionState.CLOSED_IMPOSSIBLE, date(2026, 12, 1))
+    steps = list(ActivityLog.objects.filter(action__startswith="legal.action.").values_list("action", flat=True))
+    assert "legal.action.record_judgment" in steps and "legal.action.close_impossible" in steps
