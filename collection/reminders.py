@@ -357,15 +357,19 @@ class _BatchContext:
 
     def __init__(self, rows):
         self.backends = {}
-        today = timezone.localdate()
-        start = datetime.combine(today, datetime.min.time(), tzinfo=timezone.get_current_timezone())
+        # Messages to the borrower already sent on their own calendar day (the cap is theirs): read
+        # from a day before the lender's midnight, counted per row against the borrower's midnight.
+        since = timezone.now() - timedelta(days=2)
         borrowers = {row.loan.borrower_id for row in rows}
-        self.sent_today = {}
+        self.sent = {}
         their_loans = Loan.objects.filter(borrower_id__in=borrowers).values("id")
-        for borrower_id, channel in Reminder.objects.filter(
-            loan_id__in=their_loans, status__in=[R.SENT, R.DELIVERED], sent_at__gte=start
-        ).values_list("loan__borrower_id", "channel"):
-            self.sent_today[borrower_id, channel] = self.sent_today.get((borrower_id, channel), 0) + 1
+        for borrower_id, channel, sent_at in Reminder.objects.filter(
+            loan_id__in=their_loans,
+            status__in=[R.SENT, R.DELIVERED],
+            recipient=Recipient.BORROWER,
+            sent_at__gte=since,
+        ).values_list("loan__borrower_id", "channel", "sent_at"):
+            self.sent.setdefault((borrower_id, channel), []).append(sent_at)
         pre_due = [row for row in rows if row.case_id is None and row.step is not None]
         self.unpaid = {}
         if pre_due:
@@ -393,17 +397,25 @@ class _BatchContext:
             self.backends[channel] = sms.get_backend() if channel == ReminderChannel.SMS else _EmailBackend()
         return self.backends[channel]
 
+    def sent_today(self, row, local_now) -> int:
+        """Messages on the row's channel the borrower already had since their own midnight."""
+        if row.recipient != Recipient.BORROWER:
+            return 0  # a third party's message is not the borrower's contact
+        midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return sum(1 for sent_at in self.sent.get((row.loan.borrower_id, row.channel), []) if sent_at >= midnight)
+
     def count_sent(self, row):
-        key = (row.loan.borrower_id, row.channel)
-        self.sent_today[key] = self.sent_today.get(key, 0) + 1
+        if row.recipient == Recipient.BORROWER:
+            self.sent.setdefault((row.loan.borrower_id, row.channel), []).append(timezone.now())
 
 
 def reminder_facts(row, context, now=None) -> rules.ReminderFacts:
     borrower = row.loan.borrower
     point = row.contact_point
+    local_now = timezone.localtime(now or timezone.now(), rules.zone(borrower.time_zone))
     return rules.ReminderFacts(
         channel=row.channel,
-        local_now=timezone.localtime(now or timezone.now(), rules.zone(borrower.time_zone)),
+        local_now=local_now,
         recipient=row.recipient,
         has_address=bool(row.address) or row.channel == ReminderChannel.CALL_TASK,
         agreed_to_quiet_hours=borrower.agreed_to_quiet_hours_contact,
@@ -420,7 +432,7 @@ def reminder_facts(row, context, now=None) -> rules.ReminderFacts:
         borrower_unreachable=bool(row.case_id and row.case.unreachable),
         recipient_refused=bool(point and (point.refused_contact or point.invalid_since)),
         still_owed=context.still_owed(row),
-        sent_today=context.sent_today.get((borrower.pk, row.channel), 0),
+        sent_today=context.sent_today(row, local_now),
     )
 
 

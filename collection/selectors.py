@@ -210,6 +210,8 @@ class TimelineEntry:
     facts: tuple = ()
 
 
+SYSTEM = _("system")  # the actor of automatic steps, in the reader's language
+
 # Audit codes whose rows the timeline reads directly (their own source below has more to say).
 SHOWN_FROM_OWN_ROWS = [
     "collection.contact.logged",
@@ -295,7 +297,7 @@ def _activity_entry(entry) -> TimelineEntry:
     return TimelineEntry(
         kind=kind,
         when=entry.created_at,
-        who=entry.actor_label,
+        who=str(SYSTEM) if entry.actor_label == "system" else entry.actor_label,
         title=str(title),
         detail=entry.reason,
         facts=tuple(facts),
@@ -319,7 +321,7 @@ def _contact_entries(case, limit):
         TimelineEntry(
             kind="contact",
             when=attempt.attempted_at,
-            who=attempt.by.get_username() if attempt.by else "system",
+            who=attempt.by.get_username() if attempt.by else str(SYSTEM),
             title=f"{attempt.get_channel_display()} · {attempt.get_outcome_display()}",
             detail=attempt.note,
             facts=((_("party"), attempt.get_party_display()), (_("direction"), attempt.get_direction_display())),
@@ -334,7 +336,7 @@ def _promise_entries(case, limit):
         TimelineEntry(
             kind="promise",
             when=promise.created_at,
-            who=promise.recorded_by.get_username() if promise.recorded_by else "system",
+            who=promise.recorded_by.get_username() if promise.recorded_by else str(SYSTEM),
             title=str(_("Promise to pay recorded")),
             detail=promise.note,
             facts=(
@@ -366,7 +368,7 @@ def _reminder_entries(case, limit):
             TimelineEntry(
                 kind="reminder",
                 when=row.sent_at or (row.updated_at if row.status != ReminderStatus.SCHEDULED else row.due_at),
-                who="system",
+                who=str(SYSTEM),
                 title=str(_("%(channel)s reminder") % {"channel": row.get_channel_display()}),
                 detail=row.body if row.status in (ReminderStatus.SENT, ReminderStatus.DELIVERED) else "",
                 facts=tuple(facts),

@@ -333,3 +333,39 @@ def test_a_row_that_cannot_be_prepared_fails_alone_and_the_batch_goes_on(d1, sms
     broken.refresh_from_db()
     assert (broken.status, summary.sent, summary.failed) == (R.FAILED, 2, 1)
     assert "nosuchvariable" in broken.last_error
+
+
+@pytest.mark.parametrize(("zone", "capped"), [("Asia/Shanghai", False), ("Asia/Tokyo", True)])
+def test_the_daily_cap_counts_the_borrowers_own_day_and_only_messages_to_them(d1, sms_outbox, zone, capped):
+    loan = d1["loans"][0]
+    loan.borrower.time_zone = zone
+    loan.borrower.save()
+    row = Reminder.objects.get(loan=loan)
+    late_last_night = at(D1 - timedelta(days=1), 23, 30)  # 00:30 today in Tokyo
+    for n in range(2):
+        Reminder.objects.create(
+            idempotency_key=f"night-{n}",
+            loan=loan,
+            case=row.case,
+            channel="sms",
+            address=row.address,
+            planned_for=D1,
+            due_at=late_last_night,
+            status=R.SENT,
+            sent_at=late_last_night,
+        )
+    Reminder.objects.create(
+        idempotency_key="to-a-third-party",
+        loan=loan,
+        case=row.case,
+        channel="sms",
+        recipient="third_party",
+        address="+8613700000000",
+        planned_for=D1,
+        due_at=at(D1, 9),
+        status=R.SENT,
+        sent_at=at(D1, 9),
+    )
+    with time_machine.travel(at(D1, 10), tick=False):
+        codes = reminders.reminders_dispatch(worker="w", budget_seconds=30).codes
+    assert codes == ({"daily_cap": 1} if capped else {})
