@@ -95,22 +95,25 @@ def test_a_worker_killed_mid_batch_causes_no_duplicate_and_loses_nothing(due_rem
         try:
             for _ in range(2):  # what the beat task would start: one sender per worker
                 send_reminders.apply_async(kwargs={"budget_seconds": 60}, queue=queue)
-            # Kill the victim while it holds a lease, in the middle of its batch.
+            # Kill the victim in the middle of a send: the gateway holds every request after the
+            # 40th delivery, so both workers end up waiting on one with their batches leased.
+            gateway.hold_after(40)
             wait_for(
                 lambda: (
                     Reminder.objects.filter(
                         status=ReminderStatus.SENDING, claimed_by__contains=f"{victim.pid}"
                     ).exists()
-                    and len(gateway.deliveries) >= 40
+                    and gateway.waiting >= 2  # each solo worker sends one message at a time
                 ),
                 90,
-                "the victim to be mid-batch",
+                "both workers to be held mid-send",
             )
+            time.sleep(0.5)
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
             stranded = Reminder.objects.filter(status=ReminderStatus.SENDING, claimed_by__contains=f"{victim.pid}")
-            wait_for(lambda: stranded.exists(), 5, "rows stranded by the victim")
             stranded_ids = list(stranded.values_list("id", flat=True))
+            gateway.release()
             # The survivor sends the rest; the stranded rows wait for their lease to expire, then the
             # next beat's sender reclaims them.
             wait_for(

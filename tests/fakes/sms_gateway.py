@@ -20,6 +20,9 @@ class FakeGateway:
         self._by_key = {}
         self._lock = threading.Lock()
         self._failures = []  # queued (status, seconds to hang) for the next requests
+        self._hold_after = None  # deliveries after which requests wait for release()
+        self._released = threading.Event()
+        self.waiting = 0  # requests being held right now
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,6 +72,16 @@ class FakeGateway:
         with self._lock:
             self._failures += [(200, seconds)] * count
 
+    def hold_after(self, deliveries):
+        """Make requests wait once `deliveries` messages went out, until release(): every sender is
+        then caught in the middle of a send, which is where a test wants to kill one."""
+        self._hold_after = deliveries
+        self._released.clear()
+
+    def release(self):
+        self._hold_after = None
+        self._released.set()
+
     def delivery_counts(self):
         """How many times each idempotency key reached a handset (exactly-once means all 1)."""
         return Counter(entry["idempotency_key"] for entry in self.deliveries)
@@ -83,6 +96,12 @@ class FakeGateway:
         key = headers.get("Idempotency-Key") or body.get("idempotency_key")
         if not body.get("to") or not body.get("text") or not key:
             return 400, {"error": "to, text and an idempotency key are required"}
+        if self._hold_after is not None and len(self.deliveries) >= self._hold_after:
+            with self._lock:
+                self.waiting += 1
+            self._released.wait(60)
+            with self._lock:
+                self.waiting -= 1
         with self._lock:
             self.requests.append(body)
             failure = self._failures.pop(0) if self._failures else None
