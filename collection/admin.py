@@ -368,37 +368,32 @@ class PromiseToPayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Approvals --------------------------------------------------------------------------------------
 
 
-@admin.register(Approval)
-class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Maker-checker requests, read-only; a manager other than the requester approves (the case
-    moves) or rejects them with the actions, through `approval_decide`."""
+class DecideActionsMixin:
+    """Approve / reject actions for maker-checker objects, offered to managers (the services accept
+    only them, and never for their own request). Subclasses decide one object and word the message."""
 
-    list_display = ("action", "status", "case", "requested_by", "decided_by", "created_at")
-    list_filter = ("action", "status")
-    list_select_related = ("case__loan", "requested_by", "decided_by")
-    search_fields = ("case__loan__external_id",)
-    show_full_result_count = False
     actions = ["approve", "reject"]
 
     def has_decide_permission(self, request):
-        """Offered to managers only, as `approval_decide` accepts only them."""
         return is_manager(request.user)
 
+    def decide_one(self, request, obj, *, approve):
+        raise NotImplementedError
+
+    def decided_message(self, count, *, approve):
+        raise NotImplementedError
+
     def _decide(self, request, queryset, *, approve):
-        note = "" if approve else gettext("Rejected in the admin")
         decided, failures = 0, []
-        for approval in queryset:
+        for obj in queryset:
             try:
-                approval_decide(actor=request.user, approval=approval, approve=approve, note=note)
+                self.decide_one(request, obj, approve=approve)
             except ApplicationError as error:
-                failures.append((approval, error))
+                failures.append((obj, error))
             else:
                 decided += 1
-        if approve:
-            success = ngettext("Approved %(count)d request.", "Approved %(count)d requests.", decided)
-        else:
-            success = ngettext("Rejected %(count)d request.", "Rejected %(count)d requests.", decided)
-        _report(self, request, done=decided, success=success % {"count": decided}, failures=failures)
+        success = self.decided_message(decided, approve=approve) % {"count": decided}
+        _report(self, request, done=decided, success=success, failures=failures)
 
     @admin.action(description=_("Approve"), permissions=["decide"])
     def approve(self, request, queryset):
@@ -407,6 +402,27 @@ class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Reject"), permissions=["decide"])
     def reject(self, request, queryset):
         self._decide(request, queryset, approve=False)
+
+
+@admin.register(Approval)
+class ApprovalAdmin(DecideActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Maker-checker requests, read-only; a manager other than the requester approves (the case
+    moves) or rejects them with the actions, through `approval_decide`."""
+
+    list_display = ("action", "status", "case", "requested_by", "decided_by", "created_at")
+    list_filter = ("action", "status")
+    list_select_related = ("case__loan", "requested_by", "decided_by")
+    search_fields = ("case__loan__external_id",)
+    show_full_result_count = False
+
+    def decide_one(self, request, approval, *, approve):
+        note = "" if approve else gettext("Rejected in the admin")
+        approval_decide(actor=request.user, approval=approval, approve=approve, note=note)
+
+    def decided_message(self, count, *, approve):
+        if approve:
+            return ngettext("Approved %(count)d request.", "Approved %(count)d requests.", count)
+        return ngettext("Rejected %(count)d request.", "Rejected %(count)d requests.", count)
 
 
 # --- Reminders --------------------------------------------------------------------------------------
@@ -501,7 +517,7 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RestructuringPlan)
-class RestructuringPlanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RestructuringPlanAdmin(DecideActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Plans, read-only: proposed through the services; a manager other than the proposer approves or
     rejects submitted ones with the actions (collection.restructuring, maker-checker)."""
 
@@ -509,33 +525,14 @@ class RestructuringPlanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state",)
     list_select_related = ("case__loan", "proposed_by", "decided_by")
     search_fields = ("case__loan__external_id",)
-    actions = ["approve", "reject"]
 
-    def has_decide_permission(self, request):
-        return is_manager(request.user)
-
-    def _decide(self, request, queryset, *, approve):
-        decided, failures = 0, []
-        for plan in queryset:
-            try:
-                if approve:
-                    plan_approve(actor=request.user, plan=plan)
-                else:
-                    plan_reject(actor=request.user, plan=plan, note=gettext("Rejected in the admin"))
-            except ApplicationError as error:
-                failures.append((plan, error))
-            else:
-                decided += 1
+    def decide_one(self, request, plan, *, approve):
         if approve:
-            success = ngettext("Approved %(count)d plan.", "Approved %(count)d plans.", decided)
+            plan_approve(actor=request.user, plan=plan)
         else:
-            success = ngettext("Rejected %(count)d plan.", "Rejected %(count)d plans.", decided)
-        _report(self, request, done=decided, success=success % {"count": decided}, failures=failures)
+            plan_reject(actor=request.user, plan=plan, note=gettext("Rejected in the admin"))
 
-    @admin.action(description=_("Approve"), permissions=["decide"])
-    def approve(self, request, queryset):
-        self._decide(request, queryset, approve=True)
-
-    @admin.action(description=_("Reject"), permissions=["decide"])
-    def reject(self, request, queryset):
-        self._decide(request, queryset, approve=False)
+    def decided_message(self, count, *, approve):
+        if approve:
+            return ngettext("Approved %(count)d plan.", "Approved %(count)d plans.", count)
+        return ngettext("Rejected %(count)d plan.", "Rejected %(count)d plans.", count)

@@ -354,12 +354,14 @@ def _plan_outcomes(as_of, in_range):
     now = timezone.now()
     # A plan kept to the end lifts the class floor it set (a manual class set above it stays); with
     # nothing overdue the loan is normal again.
+    by_floor = {}
     for case in done:
-        floor = plans[case.pk].class_floor
-        if floor is not None:
-            Loan.objects.filter(pk=case.loan_id, manual_regulatory_class=floor).update(
-                manual_regulatory_class=None, regulatory_class=RegulatoryClass.NORMAL
-            )
+        if plans[case.pk].class_floor is not None:
+            by_floor.setdefault(plans[case.pk].class_floor, []).append(case.loan_id)
+    for floor, loan_ids in by_floor.items():
+        Loan.objects.filter(pk__in=loan_ids, manual_regulatory_class=floor).update(
+            manual_regulatory_class=None, regulatory_class=RegulatoryClass.NORMAL
+        )
     # RestructuringPlan.default / .complete, applied in bulk.
     for group, state in ((missed, PlanState.DEFAULTED), (done, PlanState.COMPLETED)):
         RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in group], state=PlanState.ACTIVE).update(

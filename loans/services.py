@@ -77,17 +77,7 @@ def loan_create(
                 first_due_date=lines[0].due_date,  # a bullet loan falls due once, at maturity
                 maturity_date=lines[-1].due_date,
             )
-            Installment.objects.bulk_create(
-                Installment(
-                    loan=loan,
-                    seq=line.seq,
-                    due_date=line.due_date,
-                    principal_due=line.principal,
-                    interest_due=line.interest,
-                    fee_due=line.fee,
-                )
-                for line in lines
-            )
+            _book_schedule(loan, lines)
             loan_refresh_balances(loan=loan)
             log_action(
                 actor=actor,
@@ -448,18 +438,7 @@ def loan_reschedule(
     version = (current.order_by("-schedule_version").values_list("schedule_version", flat=True).first() or 0) + 1
     superseded = list(current.filter(status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]))
     current.filter(pk__in=[row.pk for row in superseded]).update(status=InstallmentStatus.SUPERSEDED)
-    Installment.objects.bulk_create(
-        Installment(
-            loan=locked,
-            schedule_version=version,
-            seq=line.seq,
-            due_date=line.due_date,
-            principal_due=line.principal,
-            interest_due=line.interest,
-            fee_due=line.fee,
-        )
-        for line in lines
-    )
+    _book_schedule(locked, lines, version=version)
     before = {"annual_rate": locked.annual_rate, "term_months": locked.term_months, "maturity": locked.maturity_date}
     Loan.objects.filter(pk=locked.pk).update(
         annual_rate=annual_rate,
@@ -490,6 +469,22 @@ def loan_reschedule(
             data={"amount": penalty_waived, "schedule_version": version},
         )
     return loan
+
+
+def _book_schedule(loan, lines, *, version=1):
+    """Write a schedule's lines as the loan's instalments (one bulk insert)."""
+    Installment.objects.bulk_create(
+        Installment(
+            loan=loan,
+            schedule_version=version,
+            seq=line.seq,
+            due_date=line.due_date,
+            principal_due=line.principal,
+            interest_due=line.interest,
+            fee_due=line.fee,
+        )
+        for line in lines
+    )
 
 
 def _months_between(first: date, last: date) -> int:
