@@ -15,7 +15,8 @@ from core.errors import ApplicationError
 from core.models import ActivityLog
 from core.money import parse_amount
 from core.permissions import has_role, is_manager, is_system
-from core.roles import OFFICER
+from core.roles import LEGAL_OFFICER, OFFICER
+from loans.services import loan_write_off
 from webhooks.services import event_publish
 
 from . import rules
@@ -67,12 +68,15 @@ MAX_PROMISE_DAYS = 30
 
 
 def may_work(actor, case) -> bool:
-    """The system, a manager, the case's officer, or the lead of the case's team."""
+    """The system, a manager, the case's officer, the lead of the case's team, or, once the case is
+    in legal, a legal officer."""
     if is_system(actor) or is_manager(actor):
         return True
     if case.officer_id == actor.pk:
         return True
-    return case.team_id is not None and case.team.lead_id == actor.pk
+    if case.team_id is not None and case.team.lead_id == actor.pk:
+        return True
+    return case.state == CaseState.LEGAL and has_role(actor, LEGAL_OFFICER)
 
 
 def _check_may_work(actor, case):
@@ -337,7 +341,7 @@ def approval_decide(*, actor, approval: Approval, approve: bool, note: str = "")
         if approve:
             name = APPROVAL_TRANSITIONS[locked.action]
             args = (business_today(),) if name in ("write_off", "transfer") else ()
-            _transition(
+            case = _transition(
                 actor=actor,
                 case=locked.case,
                 name=name,
@@ -346,6 +350,8 @@ def approval_decide(*, actor, approval: Approval, approve: bool, note: str = "")
                 rule="approved",
                 data={"approval": locked.pk, "requested_by": locked.requested_by.get_username()},
             )
+            if name == "write_off":
+                loan_write_off(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
         log_action(
             actor=actor,
             action=f"collection.approval.{locked.status}",

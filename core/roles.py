@@ -40,6 +40,7 @@ ROLE_PERMISSIONS = {
         "collection.*",
         "core.view_activitylog",
         "webhooks.view_*",
+        "legal.*",
     ],
     LEGAL_OFFICER: [*_READ_BOOK, "legal.*", "loans.change_collateral"],
     AUDITOR: [*_READ_BOOK, "legal.view_*", "core.view_activitylog", "webhooks.view_*"],

@@ -1,11 +1,17 @@
 """Pure rules of the legal route, each table in one place: what filing and preservation cost in
-court fees (诉讼费用交纳办法, arts. 13-14), and whether a referral is worth it (the seeds: weigh the
-expected recovery against the cost)."""
+court fees (诉讼费用交纳办法, arts. 13-14), whether a referral is worth it (the seeds: weigh the
+expected recovery against the cost), the deadlines the law sets, the lowest price a seized asset may
+be offered at, and who the sale's proceeds go to."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
+
 from core.money import ZERO, to_fen
+
+from .choices import AssetKind
 
 # Property cases, art. 13: a progressive fee on the claim. (upper bound, rate); the first band is flat.
 COURT_FEE_FLAT = (Decimal("10000"), Decimal("50"))
@@ -109,3 +115,62 @@ def feasibility(*, claim, recoverable, lawyer_fee, preserve=True, other_costs=ZE
         lawyer_fee=Decimal(lawyer_fee),
         other_costs=Decimal(other_costs),
     )
+
+
+# --- Deadlines ---------------------------------------------------------------------------------------
+
+APPEAL_PERIOD = timedelta(days=15)  # 民事诉讼法 art. 171: fifteen days from service of a judgment
+ENFORCEMENT_WINDOW = relativedelta(years=2)  # art. 250: two years from the last day set for performance
+
+# 民诉法解释 art. 485: how long a preservation holds before the court must be asked to renew it.
+PRESERVATION_TERMS = {
+    AssetKind.BANK_ACCOUNT: relativedelta(years=1),
+    AssetKind.VEHICLE: relativedelta(years=2),
+    AssetKind.OTHER: relativedelta(years=2),
+    AssetKind.REAL_PROPERTY: relativedelta(years=3),
+    AssetKind.EQUITY: relativedelta(years=3),
+}
+RENEWAL_NOTICE = timedelta(days=30)  # ask for renewal this long before the order lapses
+
+
+def appeal_deadline(served_on: date) -> date:
+    return served_on + APPEAL_PERIOD
+
+
+def enforcement_deadline(performance_due_on: date) -> date:
+    return performance_due_on + ENFORCEMENT_WINDOW
+
+
+def preservation_expiry(asset_kind: str, granted_on: date) -> date:
+    return granted_on + PRESERVATION_TERMS[asset_kind]
+
+
+# --- Sale of a seized asset ---------------------------------------------------------------------------
+
+# 最高法关于人民法院网络司法拍卖若干问题的规定 art. 10: the first auction starts at no less than 70% of the
+# appraised value; art. 26: after a failed auction the next may start at most 20% lower than the last.
+FIRST_RESERVE_FLOOR = Decimal("0.70")
+RELIST_MAX_CUT = Decimal("0.20")
+
+
+def lowest_reserve(*, appraised_value: Decimal, previous_reserve: Decimal | None) -> Decimal:
+    """The lowest reserve price a judicial auction may start at: 70% of the appraisal for the first
+    round, 80% of the last reserve after a failed round."""
+    if previous_reserve is None:
+        return to_fen(appraised_value * FIRST_RESERVE_FLOOR)
+    return to_fen(previous_reserve * (1 - RELIST_MAX_CUT))
+
+
+@dataclass(frozen=True)
+class Distribution:
+    to_costs: Decimal
+    to_loan: Decimal
+    surplus: Decimal
+
+
+def distribute(*, proceeds: Decimal, costs_outstanding: Decimal, loan_owed: Decimal) -> Distribution:
+    """The proceeds of a sale pay the costs the lender advanced first, then what the loan owes; what is
+    left belongs to the borrower."""
+    to_costs = min(proceeds, max(costs_outstanding, ZERO))
+    to_loan = min(proceeds - to_costs, max(loan_owed, ZERO))
+    return Distribution(to_costs=to_costs, to_loan=to_loan, surplus=proceeds - to_costs - to_loan)

@@ -4,7 +4,7 @@ Nothing here touches the database: the services and the daily run feed these pla
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .choices import AgingBucket, AllocationOrder, Component, Ifrs9Stage, RegulatoryClass
 
@@ -144,3 +144,35 @@ def penalty_annual_rate(penalty_rate, annual_rate, cap_rate):
     """The penalty rate actually charged on overdue principal: the product's rate, but never so high
     that contractual interest plus penalty exceed the cap on overdue charges (e.g. 24% a year)."""
     return min(penalty_rate, max(cap_rate - annual_rate, 0))
+
+
+# --- Loan-loss provisioning -----------------------------------------------------------------------------
+# Specific reserves by class (银行贷款损失准备计提指引, art. 6) and the general reserve (art. 5) on the
+# whole exposure. The rates are a table, not literals in the code that uses them.
+SPECIFIC_PROVISION_RATES = {
+    RegulatoryClass.NORMAL: Decimal("0"),
+    RegulatoryClass.SPECIAL_MENTION: Decimal("0.02"),
+    RegulatoryClass.SUBSTANDARD: Decimal("0.25"),
+    RegulatoryClass.DOUBTFUL: Decimal("0.50"),
+    RegulatoryClass.LOSS: Decimal("1.00"),
+}
+GENERAL_PROVISION_RATE = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Provision:
+    exposure: Decimal
+    specific: Decimal
+    general: Decimal
+
+    @property
+    def total(self):
+        return self.specific + self.general
+
+
+def provision(exposure: Decimal, regulatory_class: int) -> Provision:
+    """The reserve a loan of `exposure` yuan in `regulatory_class` calls for, to the fen (half up)."""
+    exposure = max(Decimal(exposure), Decimal("0"))
+    specific = (exposure * SPECIFIC_PROVISION_RATES[regulatory_class]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    general = (exposure * GENERAL_PROVISION_RATE).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return Provision(exposure=exposure, specific=specific, general=general)

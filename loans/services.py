@@ -19,7 +19,7 @@ from core.money import ZERO, parse_amount, to_fen
 from webhooks.services import event_publish
 
 from . import delinquency, rules
-from .choices import InstallmentStatus, LoanStatus, PaymentKind
+from .choices import InstallmentStatus, LoanStatus, PaymentKind, RegulatoryClass
 from .models import Installment, Loan, LoanProduct, Payment, PaymentAllocation
 from .schedule import build_schedule
 
@@ -490,6 +490,46 @@ def _book_schedule(loan, lines, *, version=1):
 def _months_between(first: date, last: date) -> int:
     delta = relativedelta(last, first)
     return delta.years * 12 + delta.months
+
+
+def loan_write_off(*, actor, loan: Loan, on: date, reason: str) -> Loan:
+    """Write the loan off (核销) once the collection workflow has approved it: it closes with the
+    balances it still has (the claim is kept and a later recovery is still a recovery), its class
+    becomes loss, and the entry records the exposure, the reserve it held and the charge the write-off
+    makes beyond that reserve (loans.rules.provision)."""
+    with transaction.atomic():
+        locked = Loan.objects.select_for_update().get(pk=loan.pk)
+        if locked.is_closed:
+            raise ApplicationError(
+                _("The loan is %(status)s and cannot be written off.") % {"status": locked.get_status_display()},
+                code="loan_closed",
+                field="loan",
+            )
+        exposure = locked.total_outstanding
+        held = rules.provision(exposure, locked.regulatory_class)
+        before = {"status": locked.status, "regulatory_class": locked.regulatory_class}
+        locked.status, locked.closed_on = LoanStatus.WRITTEN_OFF, on
+        locked.regulatory_class = locked.manual_regulatory_class = RegulatoryClass.LOSS
+        locked.save(update_fields=["status", "closed_on", "regulatory_class", "manual_regulatory_class", "updated_at"])
+        log_action(
+            actor=actor,
+            action="loans.loan.written_off",
+            target=locked,
+            reason=reason,
+            before=before,
+            after={"status": locked.status, "regulatory_class": locked.regulatory_class},
+            data={
+                "on": on.isoformat(),
+                "principal": locked.principal_outstanding,
+                "interest": locked.interest_outstanding,
+                "penalty": locked.penalty_outstanding,
+                "fees": locked.fees_outstanding,
+                "exposure": exposure,
+                "provision_held": held.specific,
+                "charge_beyond_provision": exposure - held.specific,
+            },
+        )
+    return locked
 
 
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:

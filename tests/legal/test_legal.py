@@ -121,6 +121,11 @@ def test_only_a_case_in_legal_and_only_legal_staff(lawyer):
         )
 
 
+def on_day(day):
+    """Moves the clock to 10:00 of `day` in the lender's zone (steps cannot be recorded ahead of today)."""
+    return time_machine.travel(datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
+
+
 def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal_case, lawyer):
     action = services.action_open(actor=lawyer, case=legal_case, kind="lawsuit", lawyer_fee="3000", recoverable="20000")
     advance = services.action_advance
@@ -132,22 +137,28 @@ def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal
         court="上海市黄浦区人民法院",
         court_case_number="(2026)沪0101民初1234号",
     )
+    with pytest.raises(ApplicationError) as missing:
+        advance(actor=lawyer, action=action, step="schedule_hearing", on=date(2026, 4, 20))
+    assert missing.value.field == "hearing_on"
+    with pytest.raises(ApplicationError) as ahead:
+        advance(actor=lawyer, action=action, step="withdraw", on=date(2026, 4, 21))
+    assert ahead.value.field == "on"
     with pytest.raises(TransitionNotAllowed):
-        advance(actor=lawyer, action=action, step="record_judgment", on=date(2026, 4, 21))  # no hearing yet
-    action = advance(actor=lawyer, action=action, step="apply_preservation", on=date(2026, 4, 21))
-    action = advance(actor=lawyer, action=action, step="grant_preservation", on=date(2026, 4, 28))
+        advance(actor=lawyer, action=action, step="record_judgment", on=date(2026, 4, 20), **JUDGMENT)  # no hearing
     action = advance(
-        actor=lawyer, action=action, step="schedule_hearing", on=date(2026, 5, 6), hearing_on=date(2026, 6, 1)
+        actor=lawyer, action=action, step="schedule_hearing", on=date(2026, 4, 20), hearing_on=date(2026, 6, 1)
     )
-    action = advance(
-        actor=lawyer,
-        action=action,
-        step="record_judgment",
-        on=date(2026, 6, 20),
-        judgment_on=date(2026, 6, 20),
-        performance_due_on=date(2026, 7, 20),
-    )
+    assert list(action.tasks.values_list("kind", "due_on")) == [("hearing", date(2026, 6, 1))]
+    with on_day(date(2026, 6, 22)):
+        action = advance(actor=lawyer, action=action, step="record_judgment", on=date(2026, 6, 20), **JUDGMENT)
     assert action.enforcement_deadline == date(2028, 7, 20)  # two years from the performance date
+    assert action.appeal_deadline == date(2026, 7, 5)  # fifteen days from service
+    assert set(action.tasks.filter(done_on=None).values_list("kind", "due_on")) == {
+        ("appeal_deadline", date(2026, 7, 5)),
+        ("performance_due", date(2026, 7, 20)),
+        ("enforcement_application", date(2028, 7, 20)),
+    }
+    assert action.tasks.get(kind="hearing").done_on == date(2026, 6, 20)
     services.cost_add(actor=lawyer, action=action, kind="court_fee", amount="300.00", incurred_on=date(2026, 4, 20))
     services.cost_add(actor=lawyer, action=action, kind="lawyer_fee", amount="3000.00", incurred_on=date(2026, 6, 20))
     payment = services.recovery_post(
@@ -157,9 +168,21 @@ def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal
         actor=lawyer, action=action, amount="5000.00", external_reference="COURT-1", channel="bank_transfer"
     )
     assert again == payment and payment.loan == legal_case.loan
-    assert services.action_result(action) == {"recovered": D("5000.00"), "costs": D("3300.00"), "net": D("1700.00")}
-    action = advance(actor=lawyer, action=action, step="apply_enforcement", on=date(2026, 7, 25))
-    action = advance(actor=lawyer, action=action, step="close_impossible", on=date(2026, 12, 1), note="No assets found")
+    assert services.action_result(action) == {
+        "recovered": D("5000.00"),
+        "costs": D("3300.00"),
+        "reimbursed": D("0"),
+        "net": D("1700.00"),
+    }
+    with on_day(date(2026, 12, 1)):
+        action = advance(actor=lawyer, action=action, step="apply_enforcement", on=date(2026, 7, 25))
+        assert not action.tasks.filter(done_on=None).exists()
+        action = advance(
+            actor=lawyer, action=action, step="close_impossible", on=date(2026, 12, 1), note="No assets found"
+        )
     assert (action.state, action.closed_on) == (ActionState.CLOSED_IMPOSSIBLE, date(2026, 12, 1))
     steps = list(ActivityLog.objects.filter(action__startswith="legal.action.").values_list("action", flat=True))
     assert "legal.action.record_judgment" in steps and "legal.action.close_impossible" in steps
+
+
+JUDGMENT = {"judgment_on": date(2026, 6, 20), "performance_due_on": date(2026, 7, 20), "judgment_amount": "20000.00"}
