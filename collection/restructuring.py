@@ -22,6 +22,7 @@ from core.dates import business_today
 from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
 from core.permissions import is_manager
+from core.uploads import upload_check
 from loans import restructuring as maths
 from loans import rules as loan_rules
 from loans.choices import InstallmentStatus
@@ -226,6 +227,8 @@ def plan_sign(
         raise ApplicationError(_("Say how the borrower signed."), field="method")
     if method == SignatureMethod.SCAN and not scan:
         raise ApplicationError(_("Upload the scan of the signed agreement."), field="scan")
+    if scan:
+        upload_check(scan, field="scan")  # a PDF or an image, not too big, whatever the file name says
     if method == SignatureMethod.ONE_TIME_CODE and not reference.strip():
         raise ApplicationError(_("Give the confirmation id of the one-time code."), field="reference")
     if borrower_signed_on > business_today():

@@ -11,7 +11,7 @@ from dateutil.relativedelta import relativedelta
 
 from core.money import ZERO, to_fen
 
-from .choices import AssetKind
+from .choices import ActionKind, AssetKind
 
 # Property cases, art. 13: a progressive fee on the claim. (upper bound, rate); the first band is flat.
 COURT_FEE_FLAT = (Decimal("10000"), Decimal("50"))
@@ -102,15 +102,29 @@ class Feasibility:
         }
 
 
-def feasibility(*, claim, recoverable, lawyer_fee, preserve=True, other_costs=ZERO) -> Feasibility:
-    """The estimate a referral records: court fee by the claim, preservation fee on what is preserved
-    (the recoverable assets, up to the claim), the lawyer's fee and other costs."""
+def filing_fee(kind: str, claim: Decimal) -> Decimal:
+    """What filing the action costs: a lawsuit the court fee; a payment order a third of it (art. 14);
+    arbitration is estimated at the court fee (each commission has its own table); a lawyer's letter
+    goes to no court."""
+    if kind == ActionKind.LAWYERS_LETTER:
+        return ZERO
+    if kind == ActionKind.PAYMENT_ORDER:
+        return to_fen(court_fee(claim) / 3)
+    return court_fee(claim)
+
+
+def feasibility(
+    *, claim, recoverable, lawyer_fee, preserve=True, other_costs=ZERO, kind=ActionKind.LAWSUIT
+) -> Feasibility:
+    """The estimate a referral records: the filing fee by the claim, the preservation fee on what is
+    preserved (the recoverable assets, up to the claim; none for a lawyer's letter), the lawyer's fee
+    and other costs."""
     claim, recoverable = Decimal(claim), Decimal(recoverable)
-    preserved = min(recoverable, claim) if preserve else ZERO
+    preserved = min(recoverable, claim) if preserve and kind != ActionKind.LAWYERS_LETTER else ZERO
     return Feasibility(
         claim=claim,
         recoverable=recoverable,
-        court_fee=court_fee(claim),
+        court_fee=filing_fee(kind, claim),
         preservation_fee=preservation_fee(preserved),
         lawyer_fee=Decimal(lawyer_fee),
         other_costs=Decimal(other_costs),

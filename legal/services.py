@@ -129,6 +129,7 @@ def action_open(
         recoverable=parse_amount(recoverable, field="recoverable", allow_zero=True),
         lawyer_fee=parse_amount(lawyer_fee, field="lawyer_fee", allow_zero=True),
         preserve=preserve,
+        kind=kind,
     )
     if not estimate.worth_it:
         if not is_manager(actor):
@@ -232,7 +233,8 @@ def action_advance(
             data={"on": on.isoformat(), **{k: str(v) for k, v in fields.items()}},
         )
         if step in CLOSING:
-            _tasks_done(actor, locked, on, kinds=None)
+            # A surplus still owed to the borrower outlives the action; every other task ends with it.
+            _tasks_done(actor, locked, on, kinds=[kind for kind in TaskKind.values if kind != TaskKind.SURPLUS_REFUND])
             _after_closing(actor, locked, step, note)
     return locked
 

@@ -1,0 +1,230 @@
+"""The smaller rules and services of the legal route: reserve price floors, how proceeds are split,
+how long a preservation holds, preservation rulings, tasks, documents, releases, and who may act."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collection import services as collection_services
+from collection.choices import CaseState, ContactChannel, ContactOutcome
+from collection.errors import NotPermitted, TransitionNotAllowed
+from core import roles
+from core.errors import ApplicationError
+from legal import rules, services
+from legal.choices import AssetKind, DisposalState, PreservationStatus, TaskKind
+from loans.choices import CollateralKind, CollateralStatus, LoanStatus
+from loans.models import Collateral
+from loans.services import loan_refresh_balances, loan_write_off
+from tests.collection.factories import make_case, make_officer, make_user
+from tests.loans.factories import make_loan
+
+D = Decimal
+money = st.decimals(min_value=0, max_value=10**8, places=2, allow_nan=False, allow_infinity=False)
+
+
+def test_a_first_auction_starts_at_seventy_percent_and_each_relisting_at_most_twenty_percent_lower():
+    assert rules.lowest_reserve(appraised_value=D("90000"), previous_reserve=None) == D("63000.00")
+    assert rules.lowest_reserve(appraised_value=D("90000"), previous_reserve=D("63000")) == D("50400.00")
+    assert rules.lowest_reserve(appraised_value=D("100.01"), previous_reserve=None) == D("70.01")
+
+
+@given(proceeds=money, costs=money, owed=money)
+def test_proceeds_pay_costs_then_the_loan_and_the_rest_is_the_borrowers(proceeds, costs, owed):
+    split = rules.distribute(proceeds=proceeds, costs_outstanding=costs, loan_owed=owed)
+    assert split.to_costs + split.to_loan + split.surplus == proceeds
+    assert min(split.to_costs, split.to_loan, split.surplus) >= 0
+    assert split.to_costs == min(proceeds, costs)
+    assert split.to_loan == min(proceeds - split.to_costs, owed)
+    assert split.surplus == 0 or (split.to_costs, split.to_loan) == (costs, owed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expires"),
+    [
+        (AssetKind.BANK_ACCOUNT, date(2027, 3, 15)),
+        (AssetKind.VEHICLE, date(2028, 3, 15)),
+        (AssetKind.REAL_PROPERTY, date(2029, 3, 15)),
+    ],
+)
+def test_a_preservation_holds_for_the_term_of_its_asset(kind, expires):
+    assert rules.preservation_expiry(kind, date(2026, 3, 15)) == expires
+
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def today():
+    with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        yield
+
+
+@pytest.fixture
+def lawyer():
+    return make_user("counsel", roles.LEGAL_OFFICER)
+
+
+@pytest.fixture
+def filed(lawyer):
+    """A lawsuit filed on a case in legal whose loan is secured by a car."""
+    case = make_case(state=CaseState.LEGAL, officer=make_officer("zhao"))
+    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
+    case.loan.refresh_from_db()
+    Collateral.objects.create(loan=case.loan, kind=CollateralKind.VEHICLE, description="大众 帕萨特", identifier="沪B1")
+    action = services.action_open(actor=lawyer, case=case, kind="lawsuit", lawyer_fee="1000", recoverable="90000")
+    return services.action_advance(actor=lawyer, action=action, step="file", on=date(2026, 4, 20), court="某法院")
+
+
+def test_a_refused_preservation_sets_no_task_and_a_ruling_is_given_once(filed, lawyer):
+    car = filed.case.loan.collateral.get()
+    order = services.preservation_apply(
+        actor=lawyer,
+        action=filed,
+        asset_kind=AssetKind.VEHICLE,
+        description="沪B1",
+        amount="9000",
+        applied_on=date(2026, 4, 20),
+        collateral=car,
+    )
+    filed.refresh_from_db()
+    assert filed.state == "preservation_applied"
+    order = services.preservation_decide(actor=lawyer, order=order, granted=False, on=date(2026, 4, 20))
+    assert (order.status, order.ended_on, order.expires_on) == (PreservationStatus.REFUSED, date(2026, 4, 20), None)
+    assert not filed.tasks.exists()
+    car.refresh_from_db()
+    assert car.status == CollateralStatus.HELD
+    with pytest.raises(ApplicationError, match="already ruled"):
+        services.preservation_decide(actor=lawyer, order=order, granted=True, on=date(2026, 4, 20), ruling_number="1")
+
+
+def test_a_granted_order_needs_its_number_and_lifting_ends_its_renewal_task(filed, lawyer):
+    order = services.preservation_apply(
+        actor=lawyer,
+        action=filed,
+        asset_kind=AssetKind.BANK_ACCOUNT,
+        description="农业银行 6228 ****",
+        amount="5000",
+        applied_on=date(2026, 4, 20),
+    )
+    with pytest.raises(ApplicationError) as missing:
+        services.preservation_decide(actor=lawyer, order=order, granted=True, on=date(2026, 4, 20))
+    assert missing.value.field == "ruling_number"
+    order = services.preservation_decide(
+        actor=lawyer, order=order, granted=True, on=date(2026, 4, 20), ruling_number="财保1号"
+    )
+    task = filed.tasks.get(kind=TaskKind.PRESERVATION_EXPIRY)
+    assert (task.due_on, task.done_on) == (date(2027, 3, 21), None)
+    services.preservation_lift(actor=lawyer, order=order, on=date(2026, 4, 20), note="Paid into court.")
+    task.refresh_from_db()
+    assert task.done_on == date(2026, 4, 20)
+
+
+def test_preservation_and_seizure_wait_for_the_filing(lawyer):
+    case = make_case(state=CaseState.LEGAL)
+    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
+    case.loan.refresh_from_db()
+    action = services.action_open(actor=lawyer, case=case, kind="lawyers_letter", lawyer_fee="0", recoverable="100")
+    with pytest.raises(TransitionNotAllowed):
+        services.preservation_apply(
+            actor=lawyer, action=action, asset_kind="other", description="x", amount="1", applied_on=date(2026, 4, 20)
+        )
+    with pytest.raises(TransitionNotAllowed):
+        services.disposal_open(
+            actor=lawyer, action=action, collateral=case.loan.collateral.first(), seized_on=date(2026, 4, 20)
+        )
+    assert D(action.feasibility["court_fee"]) == D(action.feasibility["preservation_fee"]) == 0
+
+
+def test_a_payment_order_costs_a_third_of_the_lawsuit_fee():
+    assert rules.filing_fee("payment_order", D("100000")) == D("766.67")
+    assert rules.filing_fee("lawsuit", D("100000")) == D("2300.00")
+    assert rules.filing_fee("lawyers_letter", D("100000")) == D("0")
+
+
+def test_tasks_of_ones_own_and_done_once(filed, lawyer):
+    task = services.task_add(actor=lawyer, action=filed, due_on=date(2026, 5, 1), note="Collect the filing receipt")
+    with pytest.raises(ApplicationError):
+        services.task_add(actor=lawyer, action=filed, due_on=date(2026, 5, 2), note="Collect the filing receipt")
+    services.task_done(actor=lawyer, task=task, on=date(2026, 4, 20))
+    with pytest.raises(ApplicationError, match="already done"):
+        services.task_done(actor=lawyer, task=task, on=date(2026, 4, 20))
+
+
+def test_documents_are_checked_and_stored_with_the_step(filed, lawyer, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    with pytest.raises(ApplicationError) as refused:
+        services.document_upload(
+            actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("judgment.pdf", b"not a pdf")
+        )
+    assert refused.value.field == "document"
+    document = services.document_upload(
+        actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", b"%PDF-1.7 ruling")
+    )
+    assert (document.original_name, document.content_type, document.size) == ("判决书.pdf", "application/pdf", 15)
+    action = services.action_advance(
+        actor=lawyer,
+        action=filed,
+        step="schedule_hearing",
+        on=date(2026, 4, 20),
+        hearing_on=date(2026, 5, 20),
+        document=SimpleUploadedFile("传票.png", b"\x89PNG\r\n\x1a\n...."),
+        document_kind="ruling",
+        note="Summons received",
+    )
+    summons = action.documents.get(kind="ruling")
+    assert (summons.step, summons.content_type, summons.file.read()) == (
+        "schedule_hearing",
+        "image/png",
+        b"\x89PNG\r\n\x1a\n....",
+    )
+
+
+def test_collateral_of_another_loan_is_not_seized_and_an_unsold_asset_can_be_released(filed, lawyer):
+    other = Collateral.objects.create(loan=make_loan(), kind=CollateralKind.VEHICLE, description="别人的车")
+    with pytest.raises(ApplicationError) as refused:
+        services.disposal_open(actor=lawyer, action=filed, collateral=other, seized_on=date(2026, 4, 20))
+    assert refused.value.field == "collateral"
+    car = filed.case.loan.collateral.get()
+    disposal = services.disposal_open(actor=lawyer, action=filed, collateral=car, seized_on=date(2026, 4, 20))
+    with pytest.raises(TransitionNotAllowed):
+        services.disposal_sell(actor=lawyer, disposal=disposal, price="1", on=date(2026, 4, 20), buyer="x")
+    with pytest.raises(ApplicationError) as no_reason:
+        services.disposal_release(actor=lawyer, disposal=disposal, on=date(2026, 4, 20), note=" ")
+    assert no_reason.value.field == "note"
+    disposal = services.disposal_release(actor=lawyer, disposal=disposal, on=date(2026, 4, 20), note="Borrower paid.")
+    car.refresh_from_db()
+    assert (disposal.state, car.status) == (DisposalState.RELEASED, CollateralStatus.RELEASED)
+
+
+def test_a_closed_action_takes_no_more_costs(filed, lawyer):
+    action = services.action_advance(actor=lawyer, action=filed, step="withdraw", on=date(2026, 4, 20), note="Paid.")
+    with pytest.raises(TransitionNotAllowed, match="closed"):
+        services.cost_add(actor=lawyer, action=action, kind="other", amount="10", incurred_on=date(2026, 4, 20))
+
+
+def test_a_legal_officer_works_only_cases_in_legal(lawyer):
+    serious = make_case(state=CaseState.SERIOUS)
+    with pytest.raises(NotPermitted):
+        collection_services.contact_log(
+            actor=lawyer, case=serious, channel=ContactChannel.CALL, outcome=ContactOutcome.NO_ANSWER
+        )
+    in_legal = make_case(state=CaseState.LEGAL)
+    attempt = collection_services.contact_log(
+        actor=lawyer, case=in_legal, channel=ContactChannel.CALL, outcome=ContactOutcome.NO_ANSWER
+    )
+    assert attempt.case == in_legal
+
+
+def test_a_closed_loan_is_not_written_off_again():
+    loan = make_loan()
+    loan_write_off(actor="system", loan=loan, on=date(2026, 4, 20), reason="Approved.")
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.WRITTEN_OFF
+    with pytest.raises(ApplicationError, match="cannot be written off"):
+        loan_write_off(actor="system", loan=loan, on=date(2026, 4, 20), reason="Again.")
