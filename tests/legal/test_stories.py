@@ -19,6 +19,7 @@ from collection import daily, services
 from collection.choices import ApprovalAction, ApprovalStatus, CaseState, ContactChannel, ContactOutcome, Severity
 from collection.errors import NotPermitted
 from collection.models import Approval, CollectionCase, Team
+from collection.selectors import case_timeline
 from core import roles
 from core.errors import ApplicationError
 from core.models import ActivityLog
@@ -26,6 +27,7 @@ from legal import rules
 from legal import services as legal
 from legal.choices import ActionState, AssetKind, DisposalState, TaskKind
 from legal.models import LawFirm
+from legal.timeline import ACTIVITY_TITLES as LEGAL_TITLES
 from loans.choices import CollateralKind, CollateralStatus, LoanStatus, ProductKind, RegulatoryClass
 from loans.models import Collateral
 from loans.settlement import payoff_quote
@@ -376,3 +378,9 @@ def test_a_car_title_loans_vehicle_is_seized_auctioned_and_the_surplus_goes_back
     result = legal.action_result(action)
     assert (result["recovered"], result["reimbursed"], result["net"]) == (owed, costs, owed)
     assert manager  # the manager approved the referral only; the sale needed no write-off
+
+    # Every step is on the case's timeline under its own name.
+    codes = set(ActivityLog.objects.filter(action__startswith="legal.").values_list("action", flat=True))
+    assert codes <= set(LEGAL_TITLES)
+    titles = {entry.title for entry in case_timeline(case, limit=200)}
+    assert {"Collateral sold", "Sale proceeds distributed", "Legal action closed: recovered"} <= titles
