@@ -93,6 +93,14 @@ def build_charts(data: kpis.Kpis) -> dict:
             format_value=yuan,
             format_tick=compact_yuan,
         ),
+        "provisions": bar_chart(
+            title=_("Specific provisions required by regulatory class"),
+            labels=[row.label.split(" ")[0] for row in data.provisions],
+            values=[row.specific for row in data.provisions],
+            format_value=yuan,
+            format_tick=compact_yuan,
+            color="#cc79a7",
+        ),
         "cases_by_state": horizontal_bar_chart(
             title=_("Cases by state"),
             labels=[row.label for row in data.cases_by_state],

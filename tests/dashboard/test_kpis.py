@@ -14,7 +14,7 @@ import time_machine
 from collection import daily, kpis
 from collection.choices import CaseState, PromiseStatus, ResolutionReason
 from collection.models import PromiseToPay, Team
-from loans.choices import LoanStatus, PaymentChannel
+from loans.choices import LoanStatus, PaymentChannel, RegulatoryClass
 from loans.models import Installment, Loan
 from loans.services import loan_refresh_balances, payment_post, payment_reverse
 from tests.collection.factories import make_case, make_officer
@@ -195,6 +195,36 @@ def test_recovered_amount_counts_net_payments_while_a_case_was_open():
     assert feb.amount == D("200.00")
     assert mar.amount == D("400.00")  # 300 + 100 + 50 - 50
     assert apr.amount == 0
+
+
+def test_provisions_apply_each_class_rate_to_the_exposure_of_the_book():
+    product = LoanProductFactory(code="consumer")
+    loans = [make_loan(product=product) for _ in range(4)]
+    rows = [
+        (RegulatoryClass.SPECIAL_MENTION, D("10000.00"), D("150.00"), LoanStatus.OVERDUE),
+        (RegulatoryClass.SUBSTANDARD, D("8000.00"), D("0.01"), LoanStatus.OVERDUE),
+        (RegulatoryClass.LOSS, D("5000.00"), D("0"), LoanStatus.OVERDUE),
+        (RegulatoryClass.LOSS, D("9999.00"), D("0"), LoanStatus.WRITTEN_OFF),  # off the book
+    ]
+    for loan, (klass, principal, penalty, status) in zip(loans, rows, strict=True):
+        Loan.objects.filter(pk=loan.pk).update(
+            regulatory_class=klass,
+            principal_outstanding=principal,
+            interest_outstanding=0,
+            fees_outstanding=0,
+            penalty_outstanding=penalty,
+            status=status,
+        )
+    provisions = {row.regulatory_class: row for row in kpis.provisions()}
+    assert list(provisions) == [1, 2, 3, 4, 5]
+    assert (provisions[2].loans, provisions[2].exposure, provisions[2].specific) == (1, D("10150.00"), D("203.00"))
+    assert provisions[3].specific == D("2000.00")  # 25% of 8,000.01, to the fen (half up)
+    assert (provisions[5].loans, provisions[5].specific) == (1, D("5000.00"))
+    with at(TODAY):
+        data = kpis.kpis(TODAY)
+    assert data.exposure == D("23150.01") and data.specific_provision == D("7203.00")
+    assert data.general_provision == D("231.50")
+    assert data.npl_ratio == D("56.2")  # 13,000.01 of 23,150.01
 
 
 def test_cases_by_state_and_the_tiles():
