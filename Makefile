@@ -27,6 +27,7 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py seed_demo_collection
+	$(BIN)/python manage.py seed_demo_legal
 
 ## run: set up, migrate, seed demo data if the database is empty, start web + worker + beat
 run: seed
