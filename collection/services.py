@@ -16,7 +16,7 @@ from core.models import ActivityLog
 from core.money import parse_amount
 from core.permissions import has_role, is_manager, is_system
 from core.roles import LEGAL_OFFICER, OFFICER
-from loans.services import loan_write_off
+from loans.services import loan_transfer, loan_write_off
 from webhooks.services import event_publish
 
 from . import rules
@@ -350,8 +350,11 @@ def approval_decide(*, actor, approval: Approval, approve: bool, note: str = "")
                 rule="approved",
                 data={"approval": locked.pk, "requested_by": locked.requested_by.get_username()},
             )
+            # The loan closes with the case: written off (its provision logged) or sold.
             if name == "write_off":
                 loan_write_off(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
+            elif name == "transfer":
+                loan_transfer(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
         log_action(
             actor=actor,
             action=f"collection.approval.{locked.status}",

@@ -532,6 +532,32 @@ def loan_write_off(*, actor, loan: Loan, on: date, reason: str) -> Loan:
     return locked
 
 
+def loan_transfer(*, actor, loan: Loan, on: date, reason: str) -> Loan:
+    """The loan is sold (a debt sale or securitisation) once the collection workflow has approved it:
+    it closes as transferred with the balances it had, which the entry records."""
+    with transaction.atomic():
+        locked = Loan.objects.select_for_update().get(pk=loan.pk)
+        if locked.is_closed:
+            raise ApplicationError(
+                _("The loan is %(status)s and cannot be transferred.") % {"status": locked.get_status_display()},
+                code="loan_closed",
+                field="loan",
+            )
+        before = {"status": locked.status}
+        locked.status, locked.closed_on = LoanStatus.TRANSFERRED, on
+        locked.save(update_fields=["status", "closed_on", "updated_at"])
+        log_action(
+            actor=actor,
+            action="loans.loan.transferred",
+            target=locked,
+            reason=reason,
+            before=before,
+            after={"status": locked.status},
+            data={"on": on.isoformat(), "exposure": locked.total_outstanding},
+        )
+    return locked
+
+
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
     """Recompute one loan's balances under its row lock: the delinquency update (days past due,
     overdue amount, penalty, bucket, class, stage) is the daily run's own SQL over this one loan, and

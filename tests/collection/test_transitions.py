@@ -276,3 +276,16 @@ def test_an_open_case_with_arrears_cannot_be_closed_with_a_reason_its_state_does
     assert refused.value.field == "reason"
     case.refresh_from_db()
     assert case.state == state
+
+
+@pytest.mark.parametrize(("action", "loan_status"), [("write_off", "written_off"), ("transfer", "transferred")])
+def test_an_approved_write_off_or_transfer_closes_the_loan(people, action, loan_status):
+    case = make_case(state=S.SERIOUS, officer=people["officer"])
+    approval = services.approval_request(
+        actor=people["officer"], case=case, action=action, reason="Nothing left to try"
+    )
+    services.approval_decide(actor=people["checker"], approval=approval, approve=True)
+    case.refresh_from_db()
+    case.loan.refresh_from_db()
+    assert (case.loan.status, case.loan.closed_on) == (loan_status, case.closed_on)
+    assert ActivityLog.objects.filter(action=f"loans.loan.{loan_status}", target_id=str(case.loan_id)).exists()
