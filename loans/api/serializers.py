@@ -269,3 +269,23 @@ class PaymentCreateSerializer(serializers.Serializer):
 
 class PaymentReverseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, help_text=_("Why: bounced, misapplied…"))
+
+
+class PayoffQuoteSerializer(serializers.Serializer):
+    """What settling the loan today takes (loans/settlement.py)."""
+
+    on = serializers.DateField(read_only=True, help_text=_("The business day the quote is for (today)."))
+    due_now = MoneyField(read_only=True, help_text=_("Instalments due on or before the day, penalty included."))
+    future_principal = MoneyField(read_only=True, help_text=_("Principal not yet due."))
+    accrued_interest = MoneyField(read_only=True, help_text=_("The running period's interest for the days it has run."))
+    total = MoneyField(read_only=True, help_text=_("What settling today takes."))
+
+
+class SettleSerializer(serializers.Serializer):
+    """Money that pays the loan off today; at least the quote's total."""
+
+    amount = MoneyField(min_value=FEN, help_text=_("Yuan, at least the quote's total."))
+    channel = serializers.ChoiceField(choices=PaymentChannel.choices)
+    external_reference = serializers.CharField(
+        max_length=100, help_text=_("The payment's unique reference in the sending system (makes it idempotent).")
+    )

@@ -6,15 +6,17 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.views import error_response, errors
+from core.errors import ApplicationError
 
 from ..filters import LoanFilterSet, PaymentFilterSet
 from ..models import Loan, LoanProduct, Payment, PaymentAllocation
 from ..services import loan_create, payment_post, payment_reverse
+from ..settlement import loan_settle_early, payoff_quote
 from .serializers import (
     LoanCreateSerializer,
     LoanDetailSerializer,
@@ -24,6 +26,8 @@ from .serializers import (
     PaymentDetailSerializer,
     PaymentReverseSerializer,
     PaymentSerializer,
+    PayoffQuoteSerializer,
+    SettleSerializer,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -32,6 +36,14 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiParameter.HEADER,
     description=_("The payment's external reference when the body gives none (at most 100 characters)."),
 )
+
+
+class CanPostPayments(permissions.BasePermission):
+    """Settling a loan is posting a payment to it."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm("loans.add_payment"))
+
 
 IDEMPOTENCY_MISMATCH = {
     422: error_response(_("This key was used before with different content; nothing was written.")),
@@ -105,6 +117,64 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             **IDEMPOTENCY_MISMATCH,
         },
     )
+    def get_permissions(self):
+        # Settling is posting a payment: a payment gateway holds loans.add_payment, not loans.add_loan.
+        if self.action == "settle":
+            return [CanPostPayments()]
+        return super().get_permissions()
+
+    @extend_schema(
+        summary=_("Early settlement quote"),
+        description=_(
+            "What paying the loan off today takes: what is due (penalty included), the principal not yet "
+            "due, and the running period's interest for the days it has run. 409 for a closed loan."
+        ),
+        responses={200: PayoffQuoteSerializer, **errors(401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["get"], url_path="payoff-quote")
+    def payoff_quote(self, request, pk=None):
+        loan = self.get_object()
+        if loan.is_closed:
+            raise ApplicationError(
+                _("The loan is %(status)s: there is nothing to settle.") % {"status": loan.get_status_display()},
+                code="loan_closed",
+            )
+        quote = payoff_quote(loan)
+        return Response(PayoffQuoteSerializer({**quote.__dict__, "total": quote.total}).data)
+
+    @extend_schema(
+        summary=_("Settle the loan early"),
+        description=_(
+            "Pays the loan off today with at least the quote's total (the rest of the schedule is "
+            "superseded). Idempotent by `external_reference`: the same again answers 200 with the first "
+            "payment. Needs `loans.add_payment`."
+        ),
+        request=SettleSerializer,
+        responses={
+            **created_or_repeated(
+                PaymentDetailSerializer,
+                _("Settled: the payment that paid the loan off."),
+                _("Settled before under this reference: that payment, unchanged."),
+            ),
+            **errors(400, 401, 403, 404, 409),
+            **IDEMPOTENCY_MISMATCH,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        loan = self.get_object()
+        serializer = SettleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        repeated = Payment.objects.filter(external_reference=serializer.validated_data["external_reference"]).exists()
+        payment = loan_settle_early(actor=request.user, loan=loan, **serializer.validated_data)
+        payments = PaymentViewSet.queryset.prefetch_related(
+            Prefetch("allocations", queryset=PaymentAllocation.objects.select_related("installment"))
+        )
+        return Response(
+            PaymentDetailSerializer(payments.get(pk=payment.pk), context=self.get_serializer_context()).data,
+            status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
+        )
+
     def create(self, request, *args, **kwargs):
         serializer = LoanCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

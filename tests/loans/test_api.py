@@ -566,3 +566,39 @@ def test_reversing_a_payment_whose_reversal_reference_is_taken_is_not_a_500(mana
 
     assert response.status_code == 201
     assert response.json()["external_reference"] == f"reversal:{payment.pk}"
+
+
+# --- Early settlement ---------------------------------------------------------------------------------
+
+
+def test_a_loan_quotes_what_settling_today_takes_and_is_settled_once(officer, gateway, loan):
+    quote = officer.get(f"{LOANS}{loan.pk}/payoff-quote/")
+    assert quote.status_code == 200, quote.content
+    body = quote.json()
+    assert body["on"] == "2026-04-20"
+    total = Decimal(body["due_now"]) + Decimal(body["future_principal"]) + Decimal(body["accrued_interest"])
+    assert Decimal(body["total"]) == total > loan.principal_outstanding - 1
+
+    short = gateway.post(
+        f"{LOANS}{loan.pk}/settle/",
+        {"amount": f"{total - Decimal('0.01')}", "channel": "bank_transfer", "external_reference": "SETTLE-1"},
+        format="json",
+    )
+    assert_error(short, 400, fields=["amount"])
+    settle = {"amount": body["total"], "channel": "bank_transfer", "external_reference": "SETTLE-1"}
+    first = gateway.post(f"{LOANS}{loan.pk}/settle/", settle, format="json")
+    assert first.status_code == 201, first.content
+    again = gateway.post(f"{LOANS}{loan.pk}/settle/", settle, format="json")
+    assert (again.status_code, again.json()) == (200, first.json())
+    loan.refresh_from_db()
+    assert (loan.status, loan.total_outstanding) == (LoanStatus.PAID_OFF, 0)
+    assert Payment.objects.filter(loan=loan).count() == 1
+    assert_error(officer.get(f"{LOANS}{loan.pk}/payoff-quote/"), 409, code="loan_closed")
+
+
+def test_settling_needs_the_payment_permission_and_good_input(core_banking, officer, loan):
+    body = {"amount": "99999.00", "channel": "bank_transfer", "external_reference": "SETTLE-2"}
+    assert core_banking.post(f"{LOANS}{loan.pk}/settle/", body, format="json").status_code == 403
+    assert officer.post(f"{LOANS}{loan.pk}/settle/", body, format="json").status_code == 403
+    assert APIClient().get(f"{LOANS}{loan.pk}/payoff-quote/").status_code in (401, 403)
+    assert not Payment.objects.exists()
