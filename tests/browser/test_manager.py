@@ -94,5 +94,5 @@ def test_the_queue_and_kpi_pages_on_the_demo_portfolio(page, live_server, demo_p
     page.wait_for_url(re.compile(r"/cases/\?"))
 
     page.goto(f"{live_server.url}/manager/kpis/")
-    expect(page.locator("svg[role=img]")).to_have_count(8)
+    expect(page.locator("svg[role=img]")).to_have_count(9)
     screenshot(page, "kpis")
