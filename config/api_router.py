@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("borrowers.api.urls")),
     path("", include("loans.api.urls")),
     path("", include("collection.api.urls")),
+    path("", include("legal.api.urls")),
 ]
