@@ -323,6 +323,7 @@ class RecoveryForm(LegalForm):
 
 
 class DocumentForm(LegalForm):
+    field_map = {"file": "document", "kind": "document_kind"}  # the service's names for these fields
     document_kind = choice_field(_("Kind"), DocumentKind.choices)
     document = forms.FileField(label=_("File"), help_text=_("PDF, JPEG or PNG."))
     note = text_field(_("Note"), required=False, max_length=300)

@@ -83,6 +83,12 @@ def _check_open(action):
         )
 
 
+def _check_past(day: date, field: str = "on"):
+    """What is recorded happened: a day after today is refused (deadlines and tasks may lie ahead)."""
+    if day > business_today():
+        raise ApplicationError(_("This cannot be recorded for a future day."), field=field)
+
+
 def _lock(action) -> LegalAction:
     return LegalAction.objects.select_for_update().select_related("case__loan").get(pk=action.pk)
 
@@ -188,8 +194,7 @@ def action_advance(
     for name in REQUIRED.get(step, ()):
         if fields.get(name) in (None, ""):
             raise ApplicationError(_("This field is required for this step."), field=name)
-    if on > business_today():
-        raise ApplicationError(_("A step cannot be recorded for a future day."), field="on")
+    _check_past(on)
     if step == "record_judgment":
         fields["judgment_amount"] = parse_amount(fields["judgment_amount"], field="judgment_amount", allow_zero=True)
         if fields["performance_due_on"] < fields["judgment_on"]:
@@ -304,6 +309,7 @@ def task_add(*, actor, action: LegalAction, due_on: date, note: str) -> LegalTas
 
 def task_done(*, actor, task: LegalTask, on: date) -> LegalTask:
     _check_legal_role(actor)
+    _check_past(on)
     with transaction.atomic():
         locked = LegalTask.objects.select_for_update().select_related("action__case").get(pk=task.pk)
         if locked.done_on is not None:
@@ -317,10 +323,10 @@ def task_done(*, actor, task: LegalTask, on: date) -> LegalTask:
 # --- Documents --------------------------------------------------------------------------------------
 
 
-def _document_store(actor, action, *, kind, file, step="", note="", generated=False) -> LegalDocument:
+def _document_store(actor, action, *, kind, file, step="", note="", generated=False, field="document") -> LegalDocument:
     if kind not in DocumentKind.values:
         raise ApplicationError(_("Choose the kind of document."), field="document_kind")
-    checked = upload_check(file, field="document")
+    checked = upload_check(file, field=field)
     name = (getattr(file, "name", "") or "document").rsplit("/", 1)[-1][:200]
     document = LegalDocument(
         action=action,
@@ -347,10 +353,11 @@ def _document_store(actor, action, *, kind, file, step="", note="", generated=Fa
 
 
 def document_upload(*, actor, action: LegalAction, kind: str, file, note: str = "") -> LegalDocument:
-    """Attach a court paper, report or receipt (PDF, JPEG or PNG, size-limited) to the action."""
+    """Attach a court paper, report or receipt (PDF, JPEG or PNG, size-limited) to the action; a refused
+    file is reported on the `file` field."""
     _check_legal_role(actor)
     with transaction.atomic():
-        return _document_store(actor, _lock(action), kind=kind, file=file, note=note)
+        return _document_store(actor, _lock(action), kind=kind, file=file, note=note, field="file")
 
 
 # --- Costs and recoveries ---------------------------------------------------------------------------
@@ -361,6 +368,7 @@ def cost_add(*, actor, action: LegalAction, kind: str, amount, incurred_on: date
     _check_open(action)
     if kind not in CostKind.values:
         raise ApplicationError(_("Choose the kind of cost."), field="kind")
+    _check_past(incurred_on, "incurred_on")
     amount = parse_amount(amount)
     with transaction.atomic():
         cost = LegalCost.objects.create(
@@ -379,23 +387,26 @@ def _received_at(on: date) -> datetime:
 
 def recovery_post(
     *, actor, action: LegalAction, amount, external_reference: str, channel: str, on: date | None = None
-) -> Payment:
+) -> tuple[Payment, bool]:
     """Money recovered through the action is a payment to the loan (allocation and the daily run see
-    it); posting the same reference again changes nothing."""
+    it), also after the action closed (a written-off claim is still collected). Posting the same
+    reference again changes nothing and returns the first payment with created=False."""
     _check_legal_role(actor)
+    on = on or business_today()
+    _check_past(on)
     payment, created = payment_post(
         actor=actor,
         loan=action.case.loan,
         amount=amount,
         external_reference=external_reference,
         channel=channel,
-        received_at=_received_at(on or business_today()),
+        received_at=_received_at(on),
         note=_("Recovered through legal action %(action)s") % {"action": action.pk},
     )
     if created:
         action.recoveries.add(payment)
         _log(actor, action, "action.recovered", data={"payment": payment.pk, "amount": payment.amount})
-    return payment
+    return payment, created
 
 
 def action_result(action: LegalAction) -> dict:
@@ -425,6 +436,7 @@ def preservation_apply(
         raise ApplicationError(_("Choose the kind of asset."), field="asset_kind")
     if not description.strip():
         raise ApplicationError(_("Describe the asset (account, plate, certificate number)."), field="description")
+    _check_past(applied_on, "applied_on")
     amount = parse_amount(amount)
     with transaction.atomic():
         locked = _lock(action)
@@ -460,6 +472,7 @@ def preservation_decide(
     """The court's ruling on a preservation: granted orders run for the term the law sets for the asset
     (a renewal task falls due a month before), a seized collateral item is marked seized."""
     _check_legal_role(actor)
+    _check_past(on)
     with transaction.atomic():
         locked = PreservationOrder.objects.select_for_update().get(pk=order.pk)
         action = _lock(locked.action)
@@ -514,6 +527,7 @@ def _disposal_note(disposal):
 def preservation_lift(*, actor, order: PreservationOrder, on: date, note: str = "") -> PreservationOrder:
     """The court lifts a granted order (paid, settled, or renewed under a new ruling)."""
     _check_legal_role(actor)
+    _check_past(on)
     with transaction.atomic():
         locked = PreservationOrder.objects.select_for_update().select_related("action__case").get(pk=order.pk)
         if locked.status != PreservationStatus.GRANTED:
@@ -534,6 +548,7 @@ def _collateral_status(disposal, status):
 
 def _disposal_step(actor, disposal, step, *, on, note="", data=None, apply=None) -> AssetDisposal:
     """Lock, check the step is allowed now, let `apply` set the step's fields, transition, save, log."""
+    _check_past(on)
     with transaction.atomic():
         locked = AssetDisposal.objects.select_for_update().get(pk=disposal.pk)
         action = _lock(locked.action)
@@ -564,6 +579,7 @@ def disposal_open(
 ) -> AssetDisposal:
     """The collateral is seized (taken into the court's or the lender's custody) to be sold."""
     _check_legal_role(actor)
+    _check_past(seized_on, "seized_on")
     with transaction.atomic():
         locked = _lock(action)
         _check_open(locked)
@@ -687,6 +703,7 @@ def disposal_distribute(
     the loan (early settlement when they cover all it owes, otherwise a payment), and what is left is
     recorded as due back to the borrower (a task until it is paid)."""
     _check_legal_role(actor)
+    _check_past(on)
     with transaction.atomic():
         locked = AssetDisposal.objects.select_for_update().get(pk=disposal.pk)
         action = _lock(locked.action)
@@ -746,6 +763,7 @@ def disposal_distribute(
 def disposal_surplus_paid(*, actor, disposal: AssetDisposal, on: date, reference: str) -> AssetDisposal:
     """The surplus went back to the borrower (the bank transfer's reference is kept)."""
     _check_legal_role(actor)
+    _check_past(on)
     with transaction.atomic():
         locked = AssetDisposal.objects.select_for_update().select_related("action__case").get(pk=disposal.pk)
         if locked.surplus <= 0 or locked.surplus_paid_on is not None:

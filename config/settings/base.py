@@ -224,6 +224,17 @@ SPECTACULAR_SETTINGS = {
         "PaymentKindEnum": "loans.choices.PaymentKind",
         "ContactPointChannelEnum": "borrowers.choices.Channel",
         "PaymentChannelEnum": "loans.choices.PaymentChannel",
+        "LegalActionKindEnum": "legal.choices.ActionKind",
+        "LegalActionStateEnum": "legal.choices.ActionState",
+        "LegalCostKindEnum": "legal.choices.CostKind",
+        "LegalTaskKindEnum": "legal.choices.TaskKind",
+        "LegalDocumentKindEnum": "legal.choices.DocumentKind",
+        "DisposalStateEnum": "legal.choices.DisposalState",
+        "DisposalMethodEnum": "legal.choices.DisposalMethod",
+        "CollateralKindEnum": "loans.choices.CollateralKind",
+        "SignatureMethodEnum": "collection.choices.SignatureMethod",
+        "CaseStateEnum": "collection.choices.CaseState",
+        "PlanStateEnum": "collection.choices.PlanState",
     },
 }
 

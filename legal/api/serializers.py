@@ -19,10 +19,8 @@ from collection.models import CollectionCase
 from core import roles
 from core.api.fields import MoneyField
 from core.dates import business_today
-from core.errors import ApplicationError
 from core.money import FEN
 from core.permissions import has_role
-from core.uploads import upload_check
 from loans.api.serializers import PLAUSIBLE_DATES
 from loans.choices import PaymentChannel
 from loans.models import Collateral, Payment
@@ -459,14 +457,6 @@ class DocumentInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DocumentKind.choices)
     file = serializers.FileField(help_text=_("PDF, JPEG or PNG, size-limited"))
     note = note()
-
-    def validate_file(self, upload):
-        # The service checks again; checking here names this request's field.
-        try:
-            upload_check(upload, field="file")
-        except ApplicationError as refused:
-            raise serializers.ValidationError(str(refused.message)) from None
-        return upload
 
 
 # --- Preservation -----------------------------------------------------------------------------------

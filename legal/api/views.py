@@ -200,11 +200,9 @@ class LegalActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def recoveries(self, request, pk=None):
         legal_action = action_to_act_on(request.user, pk)
         arguments = self._input(s.RecoveryInputSerializer)
-        # A race between two first posts of one reference answers 201 to both; the money is posted once.
-        seen_before = Payment.objects.filter(external_reference=arguments["external_reference"]).exists()
-        payment = services.recovery_post(actor=request.user, action=legal_action, **arguments)
+        payment, created = services.recovery_post(actor=request.user, action=legal_action, **arguments)
         return Response(
-            s.RecoverySerializer(payment).data, status=status.HTTP_200_OK if seen_before else status.HTTP_201_CREATED
+            s.RecoverySerializer(payment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
     @extend_schema(

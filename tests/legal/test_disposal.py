@@ -162,7 +162,7 @@ def test_documents_are_checked_and_stored_with_the_step(filed, lawyer, settings,
         services.document_upload(
             actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("judgment.pdf", b"not a pdf")
         )
-    assert refused.value.field == "document"
+    assert refused.value.field == "file"
     document = services.document_upload(
         actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", b"%PDF-1.7 ruling")
     )

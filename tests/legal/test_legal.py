@@ -160,14 +160,17 @@ def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal
     }
     assert action.tasks.get(kind="hearing").done_on == date(2026, 6, 20)
     services.cost_add(actor=lawyer, action=action, kind="court_fee", amount="300.00", incurred_on=date(2026, 4, 20))
-    services.cost_add(actor=lawyer, action=action, kind="lawyer_fee", amount="3000.00", incurred_on=date(2026, 6, 20))
-    payment = services.recovery_post(
+    services.cost_add(actor=lawyer, action=action, kind="lawyer_fee", amount="3000.00", incurred_on=date(2026, 4, 20))
+    payment, created = services.recovery_post(
         actor=lawyer, action=action, amount="5000.00", external_reference="COURT-1", channel="bank_transfer"
     )
-    again = services.recovery_post(
+    again, created_again = services.recovery_post(
         actor=lawyer, action=action, amount="5000.00", external_reference="COURT-1", channel="bank_transfer"
     )
-    assert again == payment and payment.loan == legal_case.loan
+    assert (again, created, created_again) == (payment, True, False) and payment.loan == legal_case.loan
+    with pytest.raises(ApplicationError) as ahead:
+        services.cost_add(actor=lawyer, action=action, kind="other", amount="1", incurred_on=date(2026, 4, 21))
+    assert ahead.value.field == "incurred_on"
     assert services.action_result(action) == {
         "recovered": D("5000.00"),
         "costs": D("3300.00"),
