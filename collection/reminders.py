@@ -188,8 +188,7 @@ def _third_party_rows(cases, step, as_of):
                 f"{points}__invalid_since__isnull": True,
                 f"{points}__relation__in": Relation.third_parties(),
             }
-        )
-        .annotate(
+        ).annotate(
             r_idempotency_key=_key(
                 Value("C"), F("id"), Value(f"-S{step.pk}-{step.channel}-P"), F(f"{points}__id"), Value(f"-{as_of}")
             ),

@@ -167,5 +167,3 @@ def summarise(lines: list[ScheduleLine], *, waived: Decimal = ZERO, regular_from
         end_date=lines[-1].due_date,
         waived=waived,
     )
-
-

@@ -516,7 +516,10 @@ class DisposalAppraiseSerializer(DisposalStepSerializer):
 class ListForSaleSerializer(DisposalStepSerializer):
     method = serializers.ChoiceField(choices=DisposalMethod.choices)
     reserve_price = MoneyField(
-        min_value=FEN, help_text=_("a judicial auction starts at no less than 70% of the appraisal, 80% on relisting")
+        min_value=FEN,
+        help_text=_(
+            "a judicial auction starts at no less than 70 percent of the appraisal, 80 percent of the last reserve on relisting"
+        ),
     )
 
 
