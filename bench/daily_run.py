@@ -6,12 +6,15 @@ rows. Prints both and the ratio.
 The portfolio comes from seed_demo (about a sixth of the loans in arrears); when the database holds
 fewer loans than --loans, the difference is seeded first. The run for yesterday is the warm-up (it
 opens most cases); the run for today is the steady state that is timed. The floor statement runs in
-a transaction that is rolled back."""
+a transaction that is rolled back. `--statements N` also lists the N statements of the timed run
+that took longest altogether (timing each statement adds a little to the run's time)."""
 
 import argparse
 import os
 import sys
 import time
+from collections import defaultdict
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,10 +55,31 @@ def floor_seconds(as_of):
     return seconds
 
 
+class StatementTimer:
+    """Total time and count per statement, keyed by the statement's first words."""
+
+    def __init__(self):
+        self.totals = defaultdict(lambda: [0.0, 0])
+
+    def __call__(self, execute, statement, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            total = self.totals[" ".join(statement.split())[:100]]
+            total[0] += time.perf_counter() - started
+            total[1] += 1
+
+    def print(self, count):
+        for key, (seconds, times) in sorted(self.totals.items(), key=lambda item: -item[1][0])[:count]:
+            print(f"  {seconds:6.3f} s {times:4d}x  {key}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loans", type=int, default=100_000)
     parser.add_argument("--chunk-size", type=int, default=daily.DEFAULT_CHUNK)
+    parser.add_argument("--statements", type=int, default=0, help="list the N costliest statements of the timed run")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     missing = args.loans - Loan.objects.count()
@@ -68,7 +92,9 @@ def main():
             cursor.execute("ANALYZE")
     today = business_today()
     warm = daily.run_daily(as_of=today - timedelta(days=1), chunk_size=args.chunk_size)
-    steady = daily.run_daily(as_of=today, chunk_size=args.chunk_size)
+    timer = StatementTimer()
+    with connection.execute_wrapper(timer) if args.statements else nullcontext():
+        steady = daily.run_daily(as_of=today, chunk_size=args.chunk_size)
     started = time.perf_counter()
     planned = reminders.reminders_plan(as_of=today)
     planning = time.perf_counter() - started
@@ -87,6 +113,9 @@ def main():
     print(f"reminder planning {planning:8.2f} s  (the 06:00 task, not part of the run: {planned:,} new)")
     print(f"floor UPDATE      {floor:8.2f} s")
     print(f"ratio             {steady.seconds / floor:8.2f} x")
+    if args.statements:
+        print("costliest statements of the timed run:")
+        timer.print(args.statements)
 
 
 if __name__ == "__main__":

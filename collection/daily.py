@@ -16,7 +16,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -94,8 +94,13 @@ def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
     summary = Summary(as_of=as_of, chunks=1)
     in_range = Q(loan_id__gte=first_id, loan_id__lte=last_id)
     with transaction.atomic():
-        summary.loans_scanned = Loan.objects.filter(id__gte=first_id, id__lte=last_id).count()
-        summary.credits_applied = _apply_credits(as_of, first_id, last_id)
+        sql.tune_for_batch()
+        book = Loan.objects.filter(id__gte=first_id, id__lte=last_id).aggregate(
+            loans=Count("id"), holding_credit=Count("id", filter=Q(credit_balance__gt=0))
+        )
+        summary.loans_scanned = book["loans"]
+        if book["holding_credit"]:
+            summary.credits_applied = _apply_credits(as_of, first_id, last_id)
         counts = delinquency.update_range(as_of=as_of, first_id=first_id, last_id=last_id)
         summary.loans_in_arrears, summary.loans_cleared = counts["loans_in_arrears"], counts["loans_cleared"]
         summary.cases_opened = _open_cases(as_of, first_id, last_id)
@@ -104,10 +109,12 @@ def run_chunk(*, as_of: date, first_id: int, last_id: int) -> Summary:
         summary.promises_partially_kept = judged[PromiseStatus.PARTIALLY_KEPT]
         summary.promises_broken = judged[PromiseStatus.BROKEN]
         _score(first_id, last_id)
-        summary.cases_resolved = _resolve_cured(as_of, in_range)
+        review = _cases_to_review(as_of, first_id, last_id)
+        summary.cases_resolved = _resolve_cured(as_of, review["resolve"])
         summary.plans_completed, summary.plans_defaulted = _plan_outcomes(as_of, in_range)
-        summary.cases_classified = _classify(as_of, in_range)
-        summary.cases_escalated = _escalate(as_of, in_range)
+        summary.cases_classified = _classify(as_of, review["classify"])
+        # A case classified minor just now may escalate too: escalation looks at those again.
+        summary.cases_escalated = _escalate(as_of, review["escalate"] | review["classify"])
     return summary
 
 
@@ -140,7 +147,13 @@ def _open_cases(as_of, first_id, last_id):
             days_past_due__gt=0,
             status__in=[LoanStatus.OVERDUE, LoanStatus.RESTRUCTURED],
         )
-        .exclude(collection_cases__state__in=OPEN)
+        .exclude(
+            Exists(
+                CollectionCase.objects.filter(
+                    loan=OuterRef("pk"), loan_id__gte=first_id, loan_id__lte=last_id, state__in=OPEN
+                )
+            )
+        )
         .values("id", "external_id", "product_id", "days_past_due", "overdue_amount")
     )
     if not loans:
@@ -228,12 +241,13 @@ def _score(first_id, last_id):
         + {case}.broken_promises * {w["per_broken"]}
         + (CASE WHEN {case}.unreachable THEN {w["unreachable"]} ELSE 0 END))"""
     open_states = ", ".join(f"'{state}'" for state in OPEN)
+    low, high = sql.int_literal(first_id), sql.int_literal(last_id)
     with connection.cursor() as cursor:
         cursor.execute(f"""
             UPDATE {case} SET priority_score = {score}
             FROM loans_loan l JOIN borrowers_borrower b ON b.id = l.borrower_id
-            WHERE {case}.loan_id = l.id
-              AND {case}.loan_id BETWEEN {sql.int_literal(first_id)} AND {sql.int_literal(last_id)}
+            WHERE {case}.loan_id = l.id AND l.id BETWEEN {low} AND {high}
+              AND {case}.loan_id BETWEEN {low} AND {high}
               AND {case}.state IN ({open_states}) AND {case}.priority_score <> {score}""")
 
 
@@ -296,11 +310,42 @@ def _judge_promises(as_of, in_range):
     return judged
 
 
-def _resolve_cured(as_of, in_range):
+def _cases_to_review(as_of, first_id, last_id):
+    """The chunk's open cases that resolution, classification or escalation may move, by step, from
+    one pass over the open cases and their loans (a join on the loans reads only the chunk's, which
+    an ORM query on the cases does not do). A superset: each step applies its own conditions to
+    these few cases."""
+    d, low, high = sql.date_literal(as_of), sql.int_literal(first_id), sql.int_literal(last_id)
+    resolvable = ", ".join(f"'{state}'" for state in (S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL))
+    # What _escalate's may_be_serious asks, loosened (a grace period that ended is enough).
+    may_be_serious = f"""(l.days_past_due > pr.serious_days OR c.grace_until < {d}
+        OR c.broken_promises >= {sql.int_literal(rules.BROKEN_PROMISES_FOR_SERIOUS)}
+        OR c.unreachable OR c.refused_to_pay OR c.suspected_evasion OR c.collateral_at_risk)"""
+    steps = {
+        "resolve": f"c.state IN ({resolvable}) AND l.overdue_amount = 0",
+        "classify": f"c.state = '{S.EARLY_WARNING}' AND l.days_past_due >= pr.classify_day",
+        "escalate": f"c.state = '{S.MINOR}' AND (c.grace_until IS NULL OR c.grace_until < {d}) AND {may_be_serious}",
+    }
+    flags = ", ".join(f"CASE WHEN {condition} THEN 1 ELSE 0 END" for condition in steps.values())
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT c.id, {flags}
+            FROM collection_collectioncase c
+            JOIN loans_loan l ON l.id = c.loan_id
+            JOIN loans_loanproduct pr ON pr.id = l.product_id
+            WHERE c.loan_id BETWEEN {low} AND {high} AND l.id BETWEEN {low} AND {high}
+              AND ({" OR ".join(f"({condition})" for condition in steps.values())})""")
+        rows = cursor.fetchall()
+    return {step: {row[0] for row in rows if row[1 + i]} for i, step in enumerate(steps)}
+
+
+def _resolve_cured(as_of, candidates):
     """Cases whose loans have nothing overdue any more close: cured, or recovered from legal."""
+    if not candidates:
+        return 0
     cases = list(
         CollectionCase.objects.select_for_update(of=("self",))
-        .filter(in_range, state__in=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL], loan__overdue_amount=0)
+        .filter(pk__in=candidates, state__in=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL], loan__overdue_amount=0)
         .select_related("loan")
     )
     moved = 0
@@ -386,11 +431,13 @@ def _plan_outcomes(as_of, in_range):
     return len(done), len(missed)
 
 
-def _classify(as_of, in_range):
+def _classify(as_of, candidates):
     """Early-warning cases reaching their product's classify day are judged minor or serious."""
+    if not candidates:
+        return 0
     cases = list(
         CollectionCase.objects.select_for_update(of=("self",))
-        .filter(in_range, state=S.EARLY_WARNING, loan__days_past_due__gte=F("loan__product__classify_day"))
+        .filter(pk__in=candidates, state=S.EARLY_WARNING, loan__days_past_due__gte=F("loan__product__classify_day"))
         .select_related("loan__product")
     )
     verdicts = {case.pk: rules.classify(case_facts(case, as_of)) for case in cases}
@@ -411,9 +458,11 @@ def _classify(as_of, in_range):
     return moved
 
 
-def _escalate(as_of, in_range):
+def _escalate(as_of, candidates):
     """Minor cases escalate when a serious sign fires (days past the threshold, grace expired unpaid,
     two broken promises, unreachable, ...), except while a grace period runs."""
+    if not candidates:
+        return 0
     # SQL narrows the cohort to cases where some serious sign may fire; the rules decide.
     may_be_serious = (
         Q(loan__days_past_due__gt=F("loan__product__serious_days"))
@@ -426,7 +475,7 @@ def _escalate(as_of, in_range):
     )
     cases = list(
         CollectionCase.objects.select_for_update(of=("self",))
-        .filter(in_range, may_be_serious, state=S.MINOR)
+        .filter(may_be_serious, pk__in=candidates, state=S.MINOR)
         .exclude(grace_until__gte=as_of)
         .select_related("loan__product")
     )

@@ -38,9 +38,7 @@ def update_range(*, as_of: date, first_id: int, last_id: int, reset_later_penalt
     d, lo, hi = sql.date_literal(as_of), sql.int_literal(first_id), sql.int_literal(last_id)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {ITEMS}")
-        cursor.execute(_collect_candidates(d, lo, hi, reset_later_penalties))
-        cursor.execute(_sum_allocations(d))
-        cursor.execute(_compute_items(d))
+        cursor.execute(_collect_items(d, lo, hi, reset_later_penalties))
         cursor.execute(_write_installments())
         installments = cursor.rowcount
         cursor.execute(_write_loans(d))
@@ -55,17 +53,14 @@ def _in(values):
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _candidate_select(d, lo, hi, condition):
+def _candidate_select(lo, hi, condition):
     penalty_rate = sql.least("pr.penalty_rate", sql.greatest("pr.overdue_charge_cap_rate - l.annual_rate", "0"))
     return f"""
-        SELECT i.id, i.loan_id, i.due_date, i.principal_due,
+        SELECT i.id, i.loan_id, i.status, i.due_date, i.principal_due,
                i.principal_due + i.interest_due + i.fee_due AS contract_due,
                i.penalty_accrued AS penalty_old, i.penalty_paid AS penalty_paid_total,
                {sql.add_days("i.due_date", "pr.grace_days")} AS penalty_start,
-               {penalty_rate} AS penalty_rate,
-               CAST(0 AS NUMERIC) AS contract_paid, CAST(0 AS NUMERIC) AS penalty_paid,
-               CAST(0 AS NUMERIC) AS principal_days,
-               0 AS dpd, CAST(0 AS NUMERIC) AS contract_unpaid, CAST(0 AS NUMERIC) AS penalty_new
+               {penalty_rate} AS penalty_rate
         FROM loans_installment i
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id
@@ -73,7 +68,9 @@ def _candidate_select(d, lo, hi, condition):
           AND l.status IN {_in(LIVE_STATUSES)} AND {condition}"""
 
 
-def _collect_candidates(d, lo, hi, reset_later_penalties):
+def _collect_items(d, lo, hi, reset_later_penalties):
+    """One statement: the candidate instalments, what was paid on them by the date, and from that
+    their days past due, unpaid contract amount and penalty as of the date."""
     branches = [
         # Unpaid and due before the date: the daily case, read through the unpaid-instalment index.
         f"i.status IN {_in(UNPAID)} AND i.due_date < {d}",
@@ -84,39 +81,39 @@ def _collect_candidates(d, lo, hi, reset_later_penalties):
         # Penalty accrued on instalments not yet due as of the date (a backdated payment is being
         # applied): as of then there was none.
         branches.append(f"i.status IN {_in(UNPAID)} AND i.due_date >= {d} AND i.penalty_accrued > i.penalty_paid")
-    selects = " UNION ALL ".join(_candidate_select(d, lo, hi, branch) for branch in branches)
-    return f"CREATE TEMP TABLE {ITEMS} AS {selects}"
-
-
-def _sum_allocations(d):
+    candidates = " UNION ALL ".join(_candidate_select(lo, hi, branch) for branch in branches)
     accrual_from = sql.greatest("a.applied_on", sql.add_days("c.penalty_start", "1"))
     principal_days = sql.greatest("0", sql.days_between(d, accrual_from) + " + 1")
+    accrual_days = sql.greatest("0", sql.days_between(d, "penalty_start"))
+    penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {rules.DAYS_PER_YEAR}, 2)"
+    # A pending instalment has nothing paid on it as of any date (a reversal mirrors each line of
+    # the payment with the line's own date), so only the others are looked up in the allocations.
     return f"""
-        UPDATE {ITEMS} SET contract_paid = p.contract_paid, penalty_paid = p.penalty_paid,
-                           principal_days = p.principal_days
-        FROM (
+        CREATE TEMP TABLE {ITEMS} AS
+        WITH candidate AS ({candidates}),
+        paid AS (
             SELECT a.installment_id,
                    SUM(CASE WHEN a.component IN ('principal', 'interest', 'fee') THEN a.amount ELSE 0 END)
                        AS contract_paid,
                    SUM(CASE WHEN a.component = 'penalty' THEN a.amount ELSE 0 END) AS penalty_paid,
                    SUM(CASE WHEN a.component = 'principal' THEN a.amount * {principal_days} ELSE 0 END)
                        AS principal_days
-            FROM loans_paymentallocation a JOIN {ITEMS} c ON c.id = a.installment_id
-            WHERE a.applied_on <= {d}
+            FROM loans_paymentallocation a JOIN candidate c ON c.id = a.installment_id
+            WHERE a.applied_on <= {d} AND c.status <> '{InstallmentStatus.PENDING}'
             GROUP BY a.installment_id
-        ) p
-        WHERE {ITEMS}.id = p.installment_id"""
-
-
-def _compute_items(d):
-    accrual_days = sql.greatest("0", sql.days_between(d, "penalty_start"))
-    penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {rules.DAYS_PER_YEAR}, 2)"
-    return f"""
-        UPDATE {ITEMS} SET
-            contract_unpaid = CASE WHEN due_date < {d} THEN contract_due - contract_paid ELSE 0 END,
-            dpd = CASE WHEN due_date < {d} AND contract_due - contract_paid > 0
-                       THEN {sql.days_between(d, "due_date")} ELSE 0 END,
-            penalty_new = {sql.greatest("penalty_paid_total", penalty, "0")}"""
+        )
+        SELECT id, loan_id, due_date, penalty_old, penalty_paid,
+               CASE WHEN due_date < {d} THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
+               CASE WHEN due_date < {d} AND contract_due - contract_paid > 0
+                    THEN {sql.days_between(d, "due_date")} ELSE 0 END AS dpd,
+               {sql.greatest("penalty_paid_total", penalty, "0")} AS penalty_new
+        FROM (
+            SELECT c.id, c.loan_id, c.due_date, c.principal_due, c.contract_due, c.penalty_old,
+                   c.penalty_paid_total, c.penalty_start, c.penalty_rate,
+                   COALESCE(p.contract_paid, 0) AS contract_paid, COALESCE(p.penalty_paid, 0) AS penalty_paid,
+                   COALESCE(p.principal_days, 0) AS principal_days
+            FROM candidate c LEFT JOIN paid p ON p.installment_id = c.id
+        ) item"""
 
 
 def _write_installments():
