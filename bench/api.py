@@ -9,7 +9,16 @@ bench.trivial_wsgi: the product's URLs plus `bench/trivial/`) is started on a fr
 and stopped at the end. Each endpoint gets a warm-up, then --threads client threads send requests
 for --seconds. Every response must be a 200: the others are counted and reported. The throttle is
 raised for the server (API_THROTTLE_RATE) so the bench measures the views, not the rate limit; both
-endpoints still pass through it."""
+endpoints still pass through it.
+
+Before measuring, the tables the list reads are vacuumed and analysed (--no-vacuum skips it): the
+daily run rewrites most cases and loans, and where autovacuum is off or has not caught up yet, the
+list would be measured over dead rows and stale statistics rather than over the portfolio.
+
+The machine is shared, so besides requests per second the bench reports the server's CPU time per
+request: the gunicorn workers' and their PostgreSQL backends' (read from /proc, so only when the
+database runs on this machine). Other processes slow both endpoints' rates unevenly; they change the
+CPU a request takes much less."""
 
 import argparse
 import http.client
@@ -132,8 +141,48 @@ def request(conn, path, token):
     return response.status, response.getheader("Connection", "")
 
 
-def load(port, path, token, threads, seconds):
-    """Requests per second, median latency (s) and a count of non-200 answers over `seconds`."""
+def children(pid):
+    """The ids of the processes whose parent is `pid` (gunicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def database_backends():
+    """The PostgreSQL backends serving the bench's database, other than this process's own; [] when
+    the database is not PostgreSQL on this machine."""
+    if connection.vendor != "postgresql" or connection.settings_dict["HOST"] not in ("", "localhost", "127.0.0.1"):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    connection.close()
+    return pids
+
+
+def cpu_seconds(pids):
+    """User and system CPU time of these processes so far (those that have exited count as 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def load(port, path, token, threads, seconds, workers=(), backends=()):
+    """Requests per second, median latency (s), the number of requests, a count of non-200 answers,
+    and the server's CPU seconds per request: the workers' and the database backends'."""
     latencies, statuses, lock = [], {}, threading.Lock()
     start = threading.Barrier(threads + 1)
 
@@ -158,54 +207,97 @@ def load(port, path, token, threads, seconds):
                 for code, n in codes.items():
                     statuses[code] = statuses.get(code, 0) + n
 
-    workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
+    clients = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    for thread in clients:
+        thread.start()
+    cpu_before = cpu_seconds(workers), cpu_seconds(backends)
     start.wait()
     began = time.perf_counter()
-    for worker in workers:
-        worker.join()
+    for thread in clients:
+        thread.join()
     elapsed = time.perf_counter() - began
+    cpu_after = cpu_seconds(workers), cpu_seconds(backends)
+    cpu = [(after - before) / len(latencies) for before, after in zip(cpu_before, cpu_after, strict=True)]
     failures = {code: n for code, n in statuses.items() if code != 200}
-    return len(latencies) / elapsed, statistics.median(latencies), len(latencies), failures
+    return len(latencies) / elapsed, statistics.median(latencies), len(latencies), failures, cpu
+
+
+def vacuum():
+    """VACUUM ANALYZE the tables the case list and the token lookup read (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return
+    from borrowers.models import Borrower
+    from collection.models import Team
+    from loans.models import Loan, LoanProduct
+
+    models = (CollectionCase, Loan, Borrower, LoanProduct, Team, get_user_model(), Token)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(model._meta.db_table for model in models)}")
+    print(f"vacuum analyze    {time.perf_counter() - started:8.1f} s")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed load per endpoint")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed load per endpoint and round")
     parser.add_argument("--warmup", type=float, default=2.0, help="untimed load per endpoint first")
+    parser.add_argument("--rounds", type=int, default=1, help="the two endpoints take turns this many times")
     parser.add_argument("--threads", type=int, default=8, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--path", default=CASE_LIST, help="the case-list request")
+    parser.add_argument("--no-vacuum", action="store_true", help="measure the tables as they are")
     args = parser.parse_args()
     ensure_schema()
     token = bench_token()
+    if not args.no_vacuum:
+        vacuum()
     cases = CollectionCase.objects.count()
     matching = CollectionCase.objects.filter(state="early_warning").count()
     connection.close()
     port = free_port()
     server = start_server(port, args.workers)
+    endpoints = {"case list": args.path, "trivial": TRIVIAL}
+    runs = {name: [] for name in endpoints}
     try:
         wait_ready(server, port, token)
-        results = {}
-        for name, path in (("case list", args.path), ("trivial", TRIVIAL)):
+        for path in endpoints.values():
             load(port, path, token, args.threads, args.warmup)
-            results[name] = load(port, path, token, args.threads, args.seconds)
+        workers, backends = children(server.pid), database_backends()
+        for _round in range(args.rounds):
+            for name, path in endpoints.items():
+                runs[name].append(load(port, path, token, args.threads, args.seconds, workers, backends))
     finally:
         stop_server(server)
     print(f"database          {connection.vendor} {connection.settings_dict['NAME']}")
     print(f"cases             {cases:,} ({matching:,} early warning)")
     print(f"server            gunicorn --workers {args.workers} --threads 1, {args.threads} client threads")
     print(f"case list         {args.path}")
-    for name, (rate, median, count, failures) in results.items():
-        bad = sum(failures.values())
+    rates, cpu = {}, {}
+    for name, results in runs.items():
+        count = sum(result[2] for result in results)
+        rates[name] = statistics.median(result[0] for result in results)
+        median = statistics.median(result[1] for result in results)
+        failures = {}
+        for result in results:
+            for code, n in result[3].items():
+                failures[code] = failures.get(code, 0) + n
+        python, database = (statistics.median(result[4][i] for result in results) for i in (0, 1))
+        cpu[name] = python + database
         detail = f"  {failures}" if failures else ""
         print(
-            f"{name:<17} {rate:8.1f} req/s  median {median * 1000:6.1f} ms  ({count:,} requests, {bad} not 200){detail}"
+            f"{name:<17} {rates[name]:8.1f} req/s  median {median * 1000:6.1f} ms  ({count:,} requests, "
+            f"{sum(failures.values())} not 200){detail}"
         )
-    ratio = results["case list"][0] / results["trivial"][0]
+        print(
+            f"{'':<17} server CPU {cpu[name] * 1000:5.2f} ms a request "
+            f"(gunicorn {python * 1000:.2f}, PostgreSQL {database * 1000:.2f})"
+        )
+    ratio = rates["case list"] / rates["trivial"]
     print(f"ratio             {ratio:8.2f}  (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
-    if any(result[3] for result in results.values()):
+    if cpu["case list"]:
+        ratio = cpu["trivial"] / cpu["case list"]
+        print(f"ratio by CPU      {ratio:8.2f}  (server CPU of a trivial request / of a list request)")
+    if any(result[3] for results in runs.values() for result in results):
         sys.exit(1)
 
 

@@ -26,7 +26,7 @@ from .. import reminders, restructuring, services
 from ..agreements import agreement_pdf
 from ..choices import ApprovalAction, ApprovalStatus
 from ..errors import ConcurrentChange, NotPermitted
-from ..filters import ApprovalFilter, CaseFilter, can_see_case, visible_approvals, visible_cases
+from ..filters import ApprovalFilter, CaseListFilter, can_see_case, visible_approvals, visible_cases
 from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Reminder, RestructuringPlan
 from . import serializers as s
 
@@ -43,19 +43,19 @@ class ViewPermissionToAct(ModelPermissions):
 CASES = CollectionCase.objects.select_related("loan__borrower", "loan__product", "officer", "team")
 
 
-class CountedRows:
-    """What the paginator needs: the count from the cases alone (a `.values()` over joined tables would
-    count through every join), the page sliced from the rows."""
+class CaseRows:
+    """What the paginator needs of the filtered cases: their count, and a page's rows (read in one
+    statement with the page's ids as a subquery, s.case_row_values)."""
 
-    def __init__(self, cases, rows):
-        self.cases, self.rows = cases, rows
-        self.ordered = rows.ordered
+    def __init__(self, cases):
+        self.cases = cases
+        self.ordered = cases.ordered
 
     def count(self):
         return self.cases.count()
 
     def __getitem__(self, index):
-        return self.rows[index]
+        return s.case_row_values(self.cases.values("pk")[index])
 
 
 def with_case_page(queryset):
@@ -130,10 +130,12 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = CASES
     serializer_class = s.CaseSerializer
-    filterset_class = CaseFilter
+    filterset_class = CaseListFilter
     lookup_value_regex = ID
 
     def get_queryset(self):
+        if self.action == "list":  # the rows are read by s.case_row_values: nothing to select_related
+            return visible_cases(self.request.user)
         queryset = visible_cases(self.request.user, super().get_queryset())
         return with_case_page(queryset) if self.action == "retrieve" else queryset
 
@@ -141,9 +143,10 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         return s.CaseDetailSerializer if self.action == "retrieve" else s.CaseSerializer
 
     def list(self, request, *args, **kwargs):
-        """The rows straight from `.values()` (see s.case_rows), in CaseSerializer's shape."""
-        cases = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(CountedRows(cases, cases.values(*s.CASE_ROW_COLUMNS)))
+        """The cases the user may see, filtered; the highest priority first (then by id) unless
+        `ordering` says otherwise."""
+        # The rows come straight from the database (s.case_row_values), in CaseSerializer's shape.
+        page = self.paginate_queryset(CaseRows(self.filter_queryset(self.get_queryset())))
         return self.get_paginated_response(s.case_rows(page))
 
     def transition(self, request, pk, name):
