@@ -339,15 +339,23 @@ def _cases_to_review(as_of, first_id, last_id):
     return {step: {row[0] for row in rows if row[1 + i]} for i, step in enumerate(steps)}
 
 
+# What keeps a case in legal open although nothing is overdue: each entry gives a condition on the
+# case (a Q or boolean expression). The legal app adds "an action still under way" (LegalConfig.ready),
+# since collection does not import legal; the legal officer closes the action, and the case with it.
+LEGAL_WORK_OPEN = []
+
+
 def _resolve_cured(as_of, candidates):
-    """Cases whose loans have nothing overdue any more close: cured, or recovered from legal."""
+    """Cases whose loans have nothing overdue any more close: cured, or recovered from legal (once no
+    legal work is under way)."""
     if not candidates:
         return 0
-    cases = list(
-        CollectionCase.objects.select_for_update(of=("self",))
-        .filter(pk__in=candidates, state__in=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL], loan__overdue_amount=0)
-        .select_related("loan")
+    queryset = CollectionCase.objects.select_for_update(of=("self",)).filter(
+        pk__in=candidates, state__in=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL], loan__overdue_amount=0
     )
+    for condition in LEGAL_WORK_OPEN:
+        queryset = queryset.exclude(Q(state=S.LEGAL) & Q(condition()))
+    cases = list(queryset.select_related("loan"))
     moved = 0
     for source, reason in ((S.LEGAL, ResolutionReason.RECOVERED), (None, ResolutionReason.CURED)):
         group = [c for c in cases if (c.state == source if source else c.state != S.LEGAL)]

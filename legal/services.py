@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from collection.choices import ApprovalAction, CaseState, ResolutionReason
+from collection.choices import ApprovalAction, ApprovalStatus, CaseState, ResolutionReason
 from collection.errors import NotPermitted, TransitionNotAllowed
-from collection.models import CollectionCase
+from collection.models import Approval, CollectionCase
 from collection.services import approval_request, case_resolve
 from core import roles
 from core.audit import log_action
@@ -23,7 +23,7 @@ from core.errors import ApplicationError
 from core.money import ZERO, parse_amount
 from core.permissions import has_role, is_manager
 from core.uploads import upload_check
-from loans.choices import CollateralStatus, PaymentChannel
+from loans.choices import CollateralStatus, LoanStatus, PaymentChannel
 from loans.models import Collateral, Loan, Payment
 from loans.services import payment_post
 from loans.settlement import loan_settle_early, payoff_quote
@@ -35,6 +35,7 @@ from .choices import (
     AssetKind,
     CostKind,
     DisposalMethod,
+    DisposalState,
     DocumentKind,
     PreservationStatus,
     TaskKind,
@@ -62,6 +63,16 @@ REQUIRED = {
     "record_judgment": ("judgment_on", "performance_due_on", "judgment_amount"),
 }
 CLOSING = {"close_recovered", "close_settled", "close_impossible", "withdraw"}
+# A disposal in these states may still bring money in.
+DISPOSAL_UNDER_WAY = [
+    DisposalState.SEIZED,
+    DisposalState.APPRAISED,
+    DisposalState.LISTED,
+    DisposalState.UNSOLD,
+    DisposalState.SOLD,
+]
+# Dates a person may type that the arithmetic of deadlines can still handle.
+EARLIEST, LATEST = date(1950, 1, 1), date(2199, 12, 31)
 # The tasks a step finishes: a judgment ends the wait for the hearing, applying for enforcement
 # ends the wait for performance and the enforcement deadline.
 STEP_ENDS_TASKS = {
@@ -85,8 +96,17 @@ def _check_open(action):
 
 def _check_past(day: date, field: str = "on"):
     """What is recorded happened: a day after today is refused (deadlines and tasks may lie ahead)."""
+    _check_plausible(day, field)
     if day > business_today():
         raise ApplicationError(_("This cannot be recorded for a future day."), field=field)
+
+
+def _check_plausible(day, field):
+    if not EARLIEST <= day <= LATEST:
+        raise ApplicationError(
+            _("Give a date between %(earliest)s and %(latest)s.") % {"earliest": EARLIEST, "latest": LATEST},
+            field=field,
+        )
 
 
 def _lock(action) -> LegalAction:
@@ -195,6 +215,9 @@ def action_advance(
         if fields.get(name) in (None, ""):
             raise ApplicationError(_("This field is required for this step."), field=name)
     _check_past(on)
+    for name, value in fields.items():
+        if isinstance(value, date):
+            _check_plausible(value, name)
     if step == "record_judgment":
         fields["judgment_amount"] = parse_amount(fields["judgment_amount"], field="judgment_amount", allow_zero=True)
         if fields["performance_due_on"] < fields["judgment_on"]:
@@ -205,6 +228,10 @@ def action_advance(
         if not can_proceed(method):
             raise TransitionNotAllowed(
                 _("This step is not allowed while the action is “%(state)s”.") % {"state": locked.get_state_display()}
+            )
+        if step == "close_impossible" and locked.disposals.filter(state__in=DISPOSAL_UNDER_WAY).exists():
+            raise TransitionNotAllowed(
+                _("A seized asset is still being sold: enforcement has not run out. Sell or release it first.")
             )
         before = locked.state
         method()
@@ -246,21 +273,30 @@ def action_advance(
 
 def _after_closing(actor, action, step, note):
     """Recovered or settled: the case resolves now if nothing is overdue (else the daily run resolves
-    it the day nothing is). Enforcement impossible: a write-off is put to a manager, who must not be
-    the one asking; the legal history stays with the case."""
+    it the day nothing is). Once no action is left open and one of them ended with enforcement
+    impossible, a write-off is put to a manager, who must not be the one asking (unless one already
+    waits); the legal history stays with the case."""
     case = CollectionCase.objects.select_related("loan").get(pk=action.case_id)
     if case.state != CaseState.LEGAL:
         return
+    actions = LegalAction.objects.filter(case=case)
     if step in ("close_recovered", "close_settled") and case.loan.overdue_amount <= 0:
         reason = ResolutionReason.RECOVERED if step == "close_recovered" else ResolutionReason.SETTLED
         case_resolve(actor=actor, case=case, reason=reason, note=note, rule=f"legal.{step}")
-    elif step == "close_impossible" and not action.case.legal_actions.exclude(state__in=A.closed()).exists():
+    elif (
+        not actions.exclude(state__in=A.closed()).exists()
+        and not Approval.objects.filter(
+            case=case, action=ApprovalAction.WRITE_OFF, status=ApprovalStatus.PENDING
+        ).exists()
+        and (impossible := actions.filter(state=A.CLOSED_IMPOSSIBLE).order_by("-closed_on", "-id").first())
+    ):
+        action = impossible
         result = action_result(action)
         approval_request(
             actor=actor,
             case=case,
             action=ApprovalAction.WRITE_OFF,
-            reason=note or _("Enforcement found no assets (终结本次执行)."),
+            reason=(note if step == "close_impossible" else "") or _("Enforcement found no assets (终结本次执行)."),
             details={
                 "legal_action": action.pk,
                 "court_case_number": action.court_case_number,
@@ -295,11 +331,13 @@ def _tasks_done(actor, action, on, *, kinds, note=None):
 def task_add(*, actor, action: LegalAction, due_on: date, note: str) -> LegalTask:
     """A task of the officer's own (call the court clerk, collect the ruling)."""
     _check_legal_role(actor)
-    _check_open(action)
     if not note.strip():
         raise ApplicationError(_("Say what is to be done."), field="note")
+    _check_plausible(due_on, "due_on")
     try:
         with transaction.atomic():
+            action = _lock(action)
+            _check_open(action)
             task = LegalTask.objects.create(action=action, kind=TaskKind.OTHER, due_on=due_on, note=note.strip())
             _log(actor, action, "task.added", reason=note, data={"task": task.pk, "due_on": due_on.isoformat()})
     except IntegrityError:
@@ -360,17 +398,36 @@ def document_upload(*, actor, action: LegalAction, kind: str, file, note: str = 
         return _document_store(actor, _lock(action), kind=kind, file=file, note=note, field="file")
 
 
+def document_open(*, actor, document: LegalDocument):
+    """The stored file, for a reader who may see the action (the views check that). Court papers and
+    generated letters carry the borrower's full ID number, so only those who may see it unmasked
+    (legal officers, managers, `collection.unmask_pii`) open them; every opening is logged."""
+    if not (has_role(actor, roles.LEGAL_OFFICER, roles.MANAGER) or actor.has_perm("collection.unmask_pii")):
+        raise NotPermitted(_("Legal documents show the borrower's full ID number: you may not open them."))
+    stored = document.file.open("rb")
+    log_action(
+        actor=actor,
+        action="legal.document.opened",
+        target=document.action.case,
+        data={"action": document.action_id, "document": document.pk, "name": document.original_name},
+    )
+    return stored
+
+
 # --- Costs and recoveries ---------------------------------------------------------------------------
 
 
 def cost_add(*, actor, action: LegalAction, kind: str, amount, incurred_on: date, note: str = "") -> LegalCost:
+    """A cost of the action; a sale's appraisal or auction fee may still come in after it closed."""
     _check_legal_role(actor)
-    _check_open(action)
     if kind not in CostKind.values:
         raise ApplicationError(_("Choose the kind of cost."), field="kind")
     _check_past(incurred_on, "incurred_on")
     amount = parse_amount(amount)
     with transaction.atomic():
+        action = _lock(action)
+        if action.state in A.closed() and kind not in (CostKind.APPRAISAL, CostKind.AUCTION):
+            _check_open(action)
         cost = LegalCost.objects.create(
             action=action, kind=kind, amount=amount, incurred_on=incurred_on, note=note, recorded_by=actor
         )
@@ -394,18 +451,20 @@ def recovery_post(
     _check_legal_role(actor)
     on = on or business_today()
     _check_past(on)
-    payment, created = payment_post(
-        actor=actor,
-        loan=action.case.loan,
-        amount=amount,
-        external_reference=external_reference,
-        channel=channel,
-        received_at=_received_at(on),
-        note=_("Recovered through legal action %(action)s") % {"action": action.pk},
-    )
-    if created:
-        action.recoveries.add(payment)
-        _log(actor, action, "action.recovered", data={"payment": payment.pk, "amount": payment.amount})
+    with transaction.atomic():
+        payment, created = payment_post(
+            actor=actor,
+            loan=action.case.loan,
+            amount=amount,
+            external_reference=external_reference,
+            channel=channel,
+            received_at=_received_at(on),
+            note=_("Recovered through legal action %(action)s") % {"action": action.pk},
+        )
+        # A retry after a failure between posting and noting finds the payment already there.
+        if not action.recoveries.filter(pk=payment.pk).exists():
+            action.recoveries.add(payment)
+            _log(actor, action, "action.recovered", data={"payment": payment.pk, "amount": payment.amount})
     return payment, created
 
 
@@ -711,9 +770,20 @@ def disposal_distribute(
             raise TransitionNotAllowed(
                 _("This step is not allowed while the asset is “%(state)s”.") % {"state": locked.get_state_display()}
             )
+        if Payment.objects.filter(external_reference=(external_reference or "").strip()).exists():
+            raise ApplicationError(
+                _("This reference belongs to another payment: give the court's transfer its own."),
+                field="external_reference",
+                code="conflict",
+            )
         loan = Loan.objects.select_for_update().get(pk=action.case.loan_id)
         result = action_result(action)
-        quote = payoff_quote(loan, business_today()).total if not loan.is_closed else ZERO
+        if loan.status == LoanStatus.WRITTEN_OFF:
+            quote = loan.total_outstanding  # the claim outlives the write-off
+        elif loan.is_closed:
+            quote = ZERO
+        else:
+            quote = payoff_quote(loan, business_today()).total
         split = rules.distribute(
             proceeds=locked.sale_price, costs_outstanding=result["costs"] - result["reimbursed"], loan_owed=quote
         )
@@ -725,13 +795,13 @@ def disposal_distribute(
                 "external_reference": external_reference,
                 "channel": PaymentChannel.COLLATERAL_SALE,
             }
-            if split.to_loan >= quote:
+            if split.to_loan >= quote and not loan.is_closed:
                 payment = loan_settle_early(amount=split.to_loan, **common)
             else:
                 payment, _created = payment_post(
                     amount=split.to_loan,
                     received_at=_received_at(on),
-                    note=_("Proceeds of the sale of %(asset)s") % {"asset": locked.collateral},
+                    note=(_("Proceeds of the sale of %(asset)s") % {"asset": locked.collateral.description})[:300],
                     **common,
                 )
             action.recoveries.add(payment)

@@ -19,6 +19,7 @@ ACTIVITY_TITLES = {
     "legal.action.recovered": ("activity", _("Recovery posted to the loan")),
     "legal.cost.added": ("activity", _("Legal cost recorded")),
     "legal.document.added": ("activity", _("Document added")),
+    "legal.document.opened": ("activity", _("Document opened")),
     "legal.task.added": ("activity", _("Task added")),
     "legal.task.done": ("activity", _("Task done")),
     "legal.preservation.applied": ("transition", _("Property preservation applied for")),

@@ -527,10 +527,15 @@ class DocumentView(LegalReaderMixin, View):
 
     def get(self, request, pk):
         document = get_object_or_404(
-            LegalDocument.objects.filter(action__in=selectors.visible_actions(request.user).values("pk")), pk=pk
+            LegalDocument.objects.filter(
+                action__in=selectors.visible_actions(request.user).values("pk")
+            ).select_related("action__case"),
+            pk=pk,
         )
         try:
-            content = document.file.open("rb")
+            content = services.document_open(actor=request.user, document=document)
+        except NotPermitted:
+            raise PermissionDenied from None
         except OSError:  # the row outlived its file (storage restored from another backup)
             raise Http404 from None
         response = FileResponse(

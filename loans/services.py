@@ -194,7 +194,9 @@ def payment_post(
                     % {"currency": loan.currency, "given": currency},
                     field="currency",
                 )
-            if loan.is_closed:
+            # A written-off claim is still collected (核销后收回): the money is allocated as usual and
+            # the loan stays written off. Paid-off and sold loans take no payments.
+            if loan.is_closed and loan.status != LoanStatus.WRITTEN_OFF:
                 raise ApplicationError(
                     _("The loan is %(status)s and takes no payments.") % {"status": loan.get_status_display()},
                     code="loan_closed",
@@ -423,7 +425,6 @@ def _user_or_none(actor):
 # --- Balances ---------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 @transaction.atomic
 def loan_reschedule(
     *, actor, loan: Loan, lines: list, annual_rate: Decimal, penalty_waived: Decimal, reason: str, on: date

@@ -518,7 +518,8 @@ class ListForSaleSerializer(DisposalStepSerializer):
     reserve_price = MoneyField(
         min_value=FEN,
         help_text=_(
-            "a judicial auction starts at no less than 70 percent of the appraisal, 80 percent of the last reserve on relisting"
+            "a judicial auction starts at no less than 70 percent of the appraisal, "
+            "80 percent of the last reserve on relisting"
         ),
     )
 

@@ -339,15 +339,17 @@ class LegalDocumentViewSet(viewsets.GenericViewSet):
     def file(self, request, pk=None):
         document = self.get_object()
         try:
-            stored = document.file.open("rb")
+            stored = services.document_open(actor=request.user, document=document)
         except FileNotFoundError:
             raise Http404(_("The document's file is missing from storage.")) from None
-        return FileResponse(
+        response = FileResponse(
             stored,
             as_attachment=True,
             filename=document.original_name,
             content_type=document.content_type,
         )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 # --- Preservation orders ----------------------------------------------------------------------------

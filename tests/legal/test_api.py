@@ -421,7 +421,11 @@ def test_a_document_is_uploaded_and_downloaded_by_those_who_may_read(action, peo
         "counsel",
     )
     assert document["url"] == f"http://testserver/api/v1/legal-documents/{document['id']}/file/"
-    for reader in (client, client_for(people["auditor"]), client_for(people["manager"])):
+    # Court papers show the borrower's full ID number: an auditor opens them only with the unmask permission.
+    error_of(client_for(people["auditor"]).get(document["url"]), 403, "permission_denied")
+    people["auditor"].user_permissions.add(Permission.objects.get(codename="unmask_pii"))
+    auditor = type(people["auditor"]).objects.get(pk=people["auditor"].pk)  # without the cached permissions
+    for reader in (client, client_for(auditor), client_for(people["manager"])):
         download = reader.get(document["url"])
         assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
         assert b"".join(download.streaming_content) == PDF

@@ -11,16 +11,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collection import daily
 from collection import services as collection_services
 from collection.choices import CaseState, ContactChannel, ContactOutcome
 from collection.errors import NotPermitted, TransitionNotAllowed
+from collection.models import Approval
 from core import roles
 from core.errors import ApplicationError
+from core.models import ActivityLog
 from legal import rules, services
 from legal.choices import AssetKind, DisposalState, PreservationStatus, TaskKind
 from loans.choices import CollateralKind, CollateralStatus, LoanStatus
 from loans.models import Collateral
-from loans.services import loan_refresh_balances, loan_write_off
+from loans.services import loan_refresh_balances, loan_write_off, payment_post
 from tests.collection.factories import make_case, make_officer, make_user
 from tests.loans.factories import make_loan
 
@@ -228,3 +231,100 @@ def test_a_closed_loan_is_not_written_off_again():
     assert loan.status == LoanStatus.WRITTEN_OFF
     with pytest.raises(ApplicationError, match="cannot be written off"):
         loan_write_off(actor="system", loan=loan, on=date(2026, 4, 20), reason="Again.")
+
+
+def test_a_far_date_is_refused_on_its_field(filed, lawyer):
+    with pytest.raises(ApplicationError) as refused:
+        services.action_advance(
+            actor=lawyer, action=filed, step="schedule_hearing", on=date(2026, 4, 20), hearing_on=date(9999, 6, 1)
+        )
+    assert refused.value.field == "hearing_on"
+
+
+def test_enforcement_is_not_impossible_while_a_seized_asset_may_still_sell(filed, lawyer):
+    car = filed.case.loan.collateral.get()
+    action = filed
+    for step, fields in (
+        ("schedule_hearing", {"hearing_on": date(2026, 4, 20)}),
+        (
+            "record_judgment",
+            {"judgment_on": date(2026, 4, 20), "performance_due_on": date(2026, 4, 20), "judgment_amount": "1"},
+        ),
+        ("apply_enforcement", {}),
+    ):
+        action = services.action_advance(actor=lawyer, action=action, step=step, on=date(2026, 4, 20), **fields)
+    services.disposal_open(actor=lawyer, action=action, collateral=car, seized_on=date(2026, 4, 20))
+    with pytest.raises(TransitionNotAllowed, match="still being sold"):
+        services.action_advance(actor=lawyer, action=action, step="close_impossible", on=date(2026, 4, 20))
+
+
+def test_proceeds_need_a_reference_of_their_own_and_a_long_description_fits(filed, lawyer):
+    car = filed.case.loan.collateral.get()
+    Collateral.objects.filter(pk=car.pk).update(description="很长的描述" * 60)  # 300 characters
+    services.recovery_post(
+        actor=lawyer, action=filed, amount="100.00", external_reference="R-1", channel="legal_recovery"
+    )
+    disposal = services.disposal_open(actor=lawyer, action=filed, collateral=car, seized_on=date(2026, 4, 20))
+    disposal = services.disposal_appraise(
+        actor=lawyer, disposal=disposal, value="1000", on=date(2026, 4, 20), appraiser="A"
+    )
+    disposal = services.disposal_list(
+        actor=lawyer, disposal=disposal, method="negotiated_sale", reserve_price="100", on=date(2026, 4, 20)
+    )
+    disposal = services.disposal_sell(actor=lawyer, disposal=disposal, price="100.00", on=date(2026, 4, 20), buyer="B")
+    with pytest.raises(ApplicationError) as reused:
+        services.disposal_distribute(actor=lawyer, disposal=disposal, on=date(2026, 4, 20), external_reference="R-1")
+    assert (reused.value.field, reused.value.code) == ("external_reference", "conflict")
+    disposal = services.disposal_distribute(
+        actor=lawyer, disposal=disposal, on=date(2026, 4, 20), external_reference="R-2"
+    )
+    assert disposal.payment.amount == D("100.00") and len(disposal.payment.note) <= 300
+
+
+def test_the_last_action_to_close_puts_the_write_off_once(lawyer):
+    case = make_case(state=CaseState.LEGAL)
+    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
+    case.loan.refresh_from_db()
+    letter = services.action_open(actor=lawyer, case=case, kind="lawyers_letter", lawyer_fee="0", recoverable="100")
+    suit = services.action_open(actor=lawyer, case=case, kind="lawsuit", lawyer_fee="0", recoverable="100000")
+    suit = services.action_advance(actor=lawyer, action=suit, step="file", on=date(2026, 4, 20), court="某法院")
+    for step, fields in (
+        ("schedule_hearing", {"hearing_on": date(2026, 4, 20)}),
+        (
+            "record_judgment",
+            {"judgment_on": date(2026, 4, 20), "performance_due_on": date(2026, 4, 20), "judgment_amount": "1"},
+        ),
+        ("apply_enforcement", {}),
+        ("close_impossible", {}),
+    ):
+        suit = services.action_advance(actor=lawyer, action=suit, step=step, on=date(2026, 4, 20), **fields)
+    assert not Approval.objects.filter(case=case).exists()  # the letter is still open
+    services.action_advance(actor=lawyer, action=letter, step="withdraw", on=date(2026, 4, 20), note="Pointless now")
+    approval = Approval.objects.get(case=case, action="write_off")
+    assert approval.details["legal_action"] == suit.pk and "Pointless" not in approval.reason
+
+
+def test_only_those_who_may_see_ids_open_legal_documents(filed, lawyer, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    document = services.document_upload(
+        actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", b"%PDF-1.7 ruling")
+    )
+    assert services.document_open(actor=lawyer, document=document).read() == b"%PDF-1.7 ruling"
+    for reader in (filed.case.officer, make_user("watcher", roles.AUDITOR)):
+        with pytest.raises(NotPermitted):
+            services.document_open(actor=reader, document=document)
+    opened = ActivityLog.objects.filter(action="legal.document.opened")
+    assert [entry.actor_label for entry in opened] == ["counsel"]
+
+
+def test_a_case_in_legal_waits_for_its_open_action_before_the_daily_run_resolves_it(filed, lawyer):
+    case, loan = filed.case, filed.case.loan
+    payment_post(actor="system", loan=loan, amount=loan.overdue_amount, external_reference="CURE", channel="cash")
+    loan.refresh_from_db()
+    assert loan.overdue_amount == 0
+    daily.run_daily(as_of=date(2026, 4, 20))
+    case.refresh_from_db()
+    assert case.state == CaseState.LEGAL  # the lawsuit is still under way
+    services.action_advance(actor=lawyer, action=filed, step="close_settled", on=date(2026, 4, 20), note="Paid up.")
+    case.refresh_from_db()
+    assert (case.state, case.resolution_reason) == (CaseState.RESOLVED, "settled")

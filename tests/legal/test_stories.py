@@ -242,6 +242,19 @@ def test_a_sole_traders_loan_goes_to_court_finds_no_assets_and_is_written_off_wi
     result = legal.action_result(action)
     assert result["recovered"] == D("1234.56") and result["net"] < 0
 
+    # Years later the borrower's new income is found: the written-off claim is still collected.
+    with on(date(2027, 3, 1)):
+        legal.recovery_post(
+            actor=lawyer,
+            action=action,
+            amount="5000.00",
+            external_reference="(2027)沪0115执恢12号-1",
+            channel="legal_recovery",
+        )
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.WRITTEN_OFF and loan.total_outstanding < D(written_off.data["exposure"])
+    assert legal.action_result(action)["recovered"] == D("6234.56")
+
 
 def test_a_car_title_loans_vehicle_is_seized_auctioned_and_the_surplus_goes_back(people):
     lawyer, manager = people["lawyer"], people["manager"]

@@ -462,7 +462,7 @@ def test_payment_add_shows_refusals_as_field_errors(admin_client, overrides, fie
 
 def test_payment_to_a_closed_loan_is_refused_on_the_loan_field(admin_client):
     loan = make_loan()
-    Loan.objects.filter(pk=loan.pk).update(status=LoanStatus.WRITTEN_OFF)
+    Loan.objects.filter(pk=loan.pk).update(status=LoanStatus.TRANSFERRED)
 
     response = admin_client.post(url("payment_add"), payment_form(loan))
 

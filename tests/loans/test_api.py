@@ -425,7 +425,7 @@ def test_a_payment_needs_a_reference_in_the_body_or_the_header(gateway, loan):
 
 
 def test_a_closed_loan_takes_no_payment_409(gateway, loan):
-    Loan.objects.filter(pk=loan.pk).update(status=LoanStatus.WRITTEN_OFF)
+    Loan.objects.filter(pk=loan.pk).update(status=LoanStatus.TRANSFERRED)
 
     assert_error(gateway.post(PAYMENTS, new_payment(loan), format="json"), 409, code="loan_closed", fields=["loan"])
     assert not Payment.objects.exists()

@@ -14,7 +14,7 @@ from core.errors import ApplicationError
 from core.models import ActivityLog
 from loans.choices import AllocationOrder, Component, InstallmentStatus, LoanStatus, PaymentChannel
 from loans.models import Installment, Loan, Payment, PaymentAllocation
-from loans.services import loan_apply_credit, payment_post, payment_reverse
+from loans.services import loan_apply_credit, loan_write_off, payment_post, payment_reverse
 from tests.loans.factories import make_loan
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -369,3 +369,12 @@ def test_concurrent_posts_of_the_same_reference_book_one_payment():
     assert Payment.objects.filter(external_reference="RACE-1").count() == 1
     assert sum(created for _p, created in results) == 1
     assert PaymentAllocation.objects.aggregate(total=Sum("amount"))["total"] == Decimal("700.00")
+
+
+def test_a_written_off_loan_still_collects_and_stays_written_off(today):
+    loan = make_loan(disbursed_on=date(2026, 1, 15))
+    loan_write_off(actor="system", loan=loan, on=date(2026, 4, 20), reason="Enforcement found nothing.")
+    payment, _created = post(loan, "500.00", "AFTER-WRITE-OFF")
+    loan.refresh_from_db()
+    assert payment.unapplied_amount == 0 and payment.allocations.exists()
+    assert (loan.status, loan.closed_on) == (LoanStatus.WRITTEN_OFF, date(2026, 4, 20))
