@@ -86,6 +86,11 @@ class DisposalState(models.TextChoices):
     DISTRIBUTED = "distributed", _("Proceeds distributed")
     RELEASED = "released", _("Released")
 
+    @classmethod
+    def under_way(cls):
+        """The asset may still bring money in."""
+        return [cls.SEIZED, cls.APPRAISED, cls.LISTED, cls.UNSOLD, cls.SOLD]
+
 
 class DisposalMethod(models.TextChoices):
     JUDICIAL_AUCTION = "judicial_auction", _("Judicial auction")

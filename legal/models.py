@@ -145,7 +145,11 @@ class LegalAction(ConcurrentTransitionMixin, TimeStampedModel):
     def close_settled(self):
         pass
 
-    @transition(field=state, source=A.ENFORCEMENT, target=A.CLOSED_IMPOSSIBLE)
+    def no_sale_under_way(self):
+        """Enforcement has not run out while a seized asset may still sell."""
+        return not self.disposals.filter(state__in=D.under_way()).exists()
+
+    @transition(field=state, source=A.ENFORCEMENT, target=A.CLOSED_IMPOSSIBLE, conditions=[no_sale_under_way])
     def close_impossible(self):
         pass
 

@@ -35,7 +35,6 @@ from .choices import (
     AssetKind,
     CostKind,
     DisposalMethod,
-    DisposalState,
     DocumentKind,
     PreservationStatus,
     TaskKind,
@@ -63,14 +62,6 @@ REQUIRED = {
     "record_judgment": ("judgment_on", "performance_due_on", "judgment_amount"),
 }
 CLOSING = {"close_recovered", "close_settled", "close_impossible", "withdraw"}
-# A disposal in these states may still bring money in.
-DISPOSAL_UNDER_WAY = [
-    DisposalState.SEIZED,
-    DisposalState.APPRAISED,
-    DisposalState.LISTED,
-    DisposalState.UNSOLD,
-    DisposalState.SOLD,
-]
 # Dates a person may type that the arithmetic of deadlines can still handle.
 EARLIEST, LATEST = date(1950, 1, 1), date(2199, 12, 31)
 # The tasks a step finishes: a judgment ends the wait for the hearing, applying for enforcement
@@ -225,13 +216,13 @@ def action_advance(
     with transaction.atomic():
         locked = _lock(action)
         method = getattr(locked, step)
+        if step == "close_impossible" and locked.state == A.ENFORCEMENT and not locked.no_sale_under_way():
+            raise TransitionNotAllowed(
+                _("A seized asset is still being sold: enforcement has not run out. Sell or release it first.")
+            )
         if not can_proceed(method):
             raise TransitionNotAllowed(
                 _("This step is not allowed while the action is “%(state)s”.") % {"state": locked.get_state_display()}
-            )
-        if step == "close_impossible" and locked.disposals.filter(state__in=DISPOSAL_UNDER_WAY).exists():
-            raise TransitionNotAllowed(
-                _("A seized asset is still being sold: enforcement has not run out. Sell or release it first.")
             )
         before = locked.state
         method()

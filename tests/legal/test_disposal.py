@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django_fsm import can_proceed
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -256,6 +257,7 @@ def test_enforcement_is_not_impossible_while_a_seized_asset_may_still_sell(filed
     services.disposal_open(actor=lawyer, action=action, collateral=car, seized_on=date(2026, 4, 20))
     with pytest.raises(TransitionNotAllowed, match="still being sold"):
         services.action_advance(actor=lawyer, action=action, step="close_impossible", on=date(2026, 4, 20))
+    assert not can_proceed(action.close_impossible)  # so neither the page nor the API offers it
 
 
 def test_proceeds_need_a_reference_of_their_own_and_a_long_description_fits(filed, lawyer):
