@@ -493,70 +493,70 @@ def _months_between(first: date, last: date) -> int:
     return delta.years * 12 + delta.months
 
 
-def loan_write_off(*, actor, loan: Loan, on: date, reason: str) -> Loan:
-    """Write the loan off (核销) once the collection workflow has approved it: it closes with the
-    balances it still has (the claim is kept and a later recovery is still a recovery), its class
-    becomes loss, and the entry records the exposure, the reserve it held and the charge the write-off
-    makes beyond that reserve (loans.rules.provision)."""
+def _loan_close(*, actor, loan: Loan, on: date, reason: str, status: str, refused: str, **changes) -> Loan:
+    """Close an open loan by a workflow decision (a write-off, a sale) with the balances it still has,
+    logged as `loans.loan.<status>` with the balances and the exposure."""
     with transaction.atomic():
         locked = Loan.objects.select_for_update().get(pk=loan.pk)
         if locked.is_closed:
-            raise ApplicationError(
-                _("The loan is %(status)s and cannot be written off.") % {"status": locked.get_status_display()},
-                code="loan_closed",
-                field="loan",
-            )
+            raise ApplicationError(refused % {"status": locked.get_status_display()}, code="loan_closed", field="loan")
         exposure = locked.total_outstanding
-        held = rules.provision(exposure, locked.regulatory_class)
         before = {"status": locked.status, "regulatory_class": locked.regulatory_class}
-        locked.status, locked.closed_on = LoanStatus.WRITTEN_OFF, on
-        locked.regulatory_class = locked.manual_regulatory_class = RegulatoryClass.LOSS
-        locked.save(update_fields=["status", "closed_on", "regulatory_class", "manual_regulatory_class", "updated_at"])
+        data = {
+            "on": on.isoformat(),
+            "principal": locked.principal_outstanding,
+            "interest": locked.interest_outstanding,
+            "penalty": locked.penalty_outstanding,
+            "fees": locked.fees_outstanding,
+            "exposure": exposure,
+        }
+        if status == LoanStatus.WRITTEN_OFF:
+            held = rules.provision(exposure, locked.regulatory_class).specific
+            data |= {"provision_held": held, "charge_beyond_provision": exposure - held}
+        locked.status, locked.closed_on = status, on
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["status", "closed_on", *changes, "updated_at"])
         log_action(
             actor=actor,
-            action="loans.loan.written_off",
+            action=f"loans.loan.{status}",
             target=locked,
             reason=reason,
             before=before,
             after={"status": locked.status, "regulatory_class": locked.regulatory_class},
-            data={
-                "on": on.isoformat(),
-                "principal": locked.principal_outstanding,
-                "interest": locked.interest_outstanding,
-                "penalty": locked.penalty_outstanding,
-                "fees": locked.fees_outstanding,
-                "exposure": exposure,
-                "provision_held": held.specific,
-                "charge_beyond_provision": exposure - held.specific,
-            },
+            data=data,
         )
     return locked
+
+
+def loan_write_off(*, actor, loan: Loan, on: date, reason: str) -> Loan:
+    """Write the loan off (核销) once the collection workflow has approved it: it closes with the
+    balances it still has (the claim is kept, and later payments are still taken), its class becomes
+    loss, and the entry records the exposure, the reserve its class held and the charge the write-off
+    makes beyond that reserve (loans.rules.provision)."""
+    return _loan_close(
+        actor=actor,
+        loan=loan,
+        on=on,
+        reason=reason,
+        status=LoanStatus.WRITTEN_OFF,
+        refused=_("The loan is %(status)s and cannot be written off."),
+        regulatory_class=RegulatoryClass.LOSS,
+        manual_regulatory_class=RegulatoryClass.LOSS,
+    )
 
 
 def loan_transfer(*, actor, loan: Loan, on: date, reason: str) -> Loan:
     """The loan is sold (a debt sale or securitisation) once the collection workflow has approved it:
     it closes as transferred with the balances it had, which the entry records."""
-    with transaction.atomic():
-        locked = Loan.objects.select_for_update().get(pk=loan.pk)
-        if locked.is_closed:
-            raise ApplicationError(
-                _("The loan is %(status)s and cannot be transferred.") % {"status": locked.get_status_display()},
-                code="loan_closed",
-                field="loan",
-            )
-        before = {"status": locked.status}
-        locked.status, locked.closed_on = LoanStatus.TRANSFERRED, on
-        locked.save(update_fields=["status", "closed_on", "updated_at"])
-        log_action(
-            actor=actor,
-            action="loans.loan.transferred",
-            target=locked,
-            reason=reason,
-            before=before,
-            after={"status": locked.status},
-            data={"on": on.isoformat(), "exposure": locked.total_outstanding},
-        )
-    return locked
+    return _loan_close(
+        actor=actor,
+        loan=loan,
+        on=on,
+        reason=reason,
+        status=LoanStatus.TRANSFERRED,
+        refused=_("The loan is %(status)s and cannot be transferred."),
+    )
 
 
 def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
