@@ -210,6 +210,7 @@ def action_advance(
         if isinstance(value, date):
             _check_plausible(value, name)
     if step == "record_judgment":
+        _check_past(fields["judgment_on"], "judgment_on")  # served already; performance may lie ahead
         fields["judgment_amount"] = parse_amount(fields["judgment_amount"], field="judgment_amount", allow_zero=True)
         if fields["performance_due_on"] < fields["judgment_on"]:
             raise ApplicationError(_("The judgment cannot be due before it was served."), field="performance_due_on")

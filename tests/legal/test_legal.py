@@ -144,7 +144,7 @@ def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal
         advance(actor=lawyer, action=action, step="withdraw", on=date(2026, 4, 21))
     assert ahead.value.field == "on"
     with pytest.raises(TransitionNotAllowed):
-        advance(actor=lawyer, action=action, step="record_judgment", on=date(2026, 4, 20), **JUDGMENT)  # no hearing
+        advance(actor=lawyer, action=action, step="record_judgment", on=date(2026, 4, 20), **EARLY)  # no hearing
     action = advance(
         actor=lawyer, action=action, step="schedule_hearing", on=date(2026, 4, 20), hearing_on=date(2026, 6, 1)
     )
@@ -189,3 +189,4 @@ def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal
 
 
 JUDGMENT = {"judgment_on": date(2026, 6, 20), "performance_due_on": date(2026, 7, 20), "judgment_amount": "20000.00"}
+EARLY = {**JUDGMENT, "judgment_on": date(2026, 4, 20)}
