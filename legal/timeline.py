@@ -4,6 +4,8 @@ and the action's own page uses the same words."""
 
 from django.utils.translation import gettext_lazy as _
 
+from .choices import ActionKind, ActionState, AssetKind, CostKind, DisposalMethod, DisposalState, DocumentKind, TaskKind
+
 # audit code -> (timeline kind, title)
 ACTIVITY_TITLES = {
     "legal.action.opened": ("transition", _("Legal action opened")),
@@ -39,3 +41,62 @@ ACTIVITY_TITLES = {
 
 def title_of(code: str) -> str:
     return str(ACTIVITY_TITLES.get(code, (None, code))[1])
+
+
+# The names in an entry's data, as a reader sees them; ids of rows the page shows anyway are left out.
+FACT_LABELS = {
+    "state": _("state"),
+    "on": _("on"),
+    "kind": _("kind"),
+    "amount": _("amount"),
+    "court": _("court"),
+    "court_case_number": _("court case number"),
+    "hearing_on": _("hearing on"),
+    "judgment_on": _("judgment served on"),
+    "performance_due_on": _("judgment to be performed by"),
+    "judgment_amount": _("judgment amount"),
+    "asset_kind": _("asset"),
+    "ruling_number": _("ruling number"),
+    "value": _("appraised value"),
+    "appraiser": _("appraiser"),
+    "method": _("method"),
+    "reserve_price": _("reserve price"),
+    "price": _("sale price"),
+    "buyer": _("buyer"),
+    "proceeds": _("proceeds"),
+    "to_costs": _("paid to costs"),
+    "to_loan": _("paid to the loan"),
+    "surplus": _("surplus due to the borrower"),
+    "reference": _("reference"),
+    "name": _("file name"),
+    "due_on": _("due on"),
+    "feasibility": _("feasibility at referral"),
+    "claim": _("claim"),
+    "recoverable": _("recoverable"),
+    "court_fee": _("court fee"),
+    "preservation_fee": _("preservation fee"),
+    "lawyer_fee": _("lawyer's fee"),
+    "other_costs": _("other costs"),
+    "costs": _("costs"),
+    "expected_recovery": _("expected recovery"),
+    "expected_net": _("expected net"),
+    "override_reason": _("override reason"),
+}
+HIDDEN_FACTS = {"action", "disposal", "order", "payment", "task", "document", "collateral", "sha256", "generated"}
+VALUE_CHOICES = {
+    "state": (ActionState, DisposalState),
+    "kind": (ActionKind, CostKind, DocumentKind, TaskKind),
+    "asset_kind": (AssetKind,),
+    "method": (DisposalMethod,),
+}
+
+
+def fact(name, value):
+    """(label, value) of one item of an entry's data, choice values by their labels; None to leave out."""
+    if name in HIDDEN_FACTS or value in (None, "", {}, []):
+        return None
+    for choices in VALUE_CHOICES.get(name, ()):
+        if value in choices.values:
+            value = choices(value).label
+            break
+    return FACT_LABELS.get(name, name), value

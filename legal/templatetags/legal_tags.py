@@ -7,7 +7,7 @@ from django import template
 from collection.choices import CaseState
 
 from ..models import LegalAction
-from ..timeline import title_of
+from ..timeline import FACT_LABELS, fact, title_of
 
 register = template.Library()
 
@@ -34,22 +34,24 @@ def legal_panel(context, case):
 
 @register.filter
 def history_facts(entry):
-    """An audit entry's data as (name, value) pairs, without the action's id every entry carries."""
+    """An audit entry's data as (label, value) pairs in the reader's language, without the ids of rows the
+    page shows anyway (legal/timeline.py)."""
     data = entry.data if isinstance(entry.data, dict) else {}
-    facts = [
-        (name, _plain(value)) for name, value in data.items() if name != "action" and value not in (None, "", {}, [])
-    ]
+    facts = [shown for name, value in data.items() if (shown := fact(name, _plain(value))) is not None]
     before = (entry.before or {}).get("state") if isinstance(entry.before, dict) else None
     after = (entry.after or {}).get("state") if isinstance(entry.after, dict) else None
     if before and after and before != after:
-        facts.insert(0, ("state", f"{before} → {after}"))
+        label, was = fact("state", before)
+        facts.insert(0, (label, f"{was} → {fact('state', after)[1]}"))
     return facts
 
 
 def _plain(value):
     """A nested value (the feasibility estimate) as `name: value` pairs rather than Python's repr."""
     if isinstance(value, dict):
-        return " · ".join(f"{name}: {item}" for name, item in value.items() if item not in (None, ""))
+        return " · ".join(
+            f"{FACT_LABELS.get(name, name)}: {item}" for name, item in value.items() if item not in (None, "")
+        )
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return value
