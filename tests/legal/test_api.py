@@ -20,9 +20,9 @@ from legal.choices import ActionState, DisposalState, PreservationStatus
 from legal.models import LawFirm, LegalAction, LegalDocument
 from loans.choices import CollateralKind, CollateralStatus
 from loans.models import Collateral, Payment
-from loans.services import loan_refresh_balances
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.collection.test_api import client_for, error_of, ids
+from tests.legal.factories import make_legal_case
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 4, 20)
@@ -47,10 +47,7 @@ def people():
 
 
 def legal_case(officer=None):
-    case = make_case(state=CaseState.LEGAL, officer=officer)
-    loan_refresh_balances(loan=case.loan, as_of=TODAY)
-    case.loan.refresh_from_db()
-    return case
+    return make_legal_case(officer, as_of=TODAY)
 
 
 @pytest.fixture

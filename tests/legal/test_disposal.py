@@ -24,8 +24,9 @@ from legal import rules, services
 from legal.choices import AssetKind, DisposalState, PreservationStatus, TaskKind
 from loans.choices import CollateralKind, CollateralStatus, LoanStatus
 from loans.models import Collateral
-from loans.services import loan_refresh_balances, loan_write_off, payment_post
+from loans.services import loan_write_off, payment_post
 from tests.collection.factories import make_case, make_officer, make_user
+from tests.legal.factories import make_legal_case
 from tests.loans.factories import make_loan
 
 D = Decimal
@@ -77,9 +78,7 @@ def lawyer():
 @pytest.fixture
 def filed(lawyer):
     """A lawsuit filed on a case in legal whose loan is secured by a car."""
-    case = make_case(state=CaseState.LEGAL, officer=make_officer("zhao"))
-    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
-    case.loan.refresh_from_db()
+    case = make_legal_case(make_officer("zhao"))
     Collateral.objects.create(loan=case.loan, kind=CollateralKind.VEHICLE, description="大众 帕萨特", identifier="沪B1")
     action = services.action_open(actor=lawyer, case=case, kind="lawsuit", lawyer_fee="1000", recoverable="90000")
     return services.action_advance(actor=lawyer, action=action, step="file", on=date(2026, 4, 20), court="某法院")
@@ -130,9 +129,7 @@ def test_a_granted_order_needs_its_number_and_lifting_ends_its_renewal_task(file
 
 
 def test_preservation_and_seizure_wait_for_the_filing(lawyer):
-    case = make_case(state=CaseState.LEGAL)
-    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
-    case.loan.refresh_from_db()
+    case = make_legal_case()
     action = services.action_open(actor=lawyer, case=case, kind="lawyers_letter", lawyer_fee="0", recoverable="100")
     with pytest.raises(TransitionNotAllowed):
         services.preservation_apply(
@@ -284,9 +281,7 @@ def test_proceeds_need_a_reference_of_their_own_and_a_long_description_fits(file
 
 
 def test_the_last_action_to_close_puts_the_write_off_once(lawyer):
-    case = make_case(state=CaseState.LEGAL)
-    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
-    case.loan.refresh_from_db()
+    case = make_legal_case()
     letter = services.action_open(actor=lawyer, case=case, kind="lawyers_letter", lawyer_fee="0", recoverable="100")
     suit = services.action_open(actor=lawyer, case=case, kind="lawsuit", lawyer_fee="0", recoverable="100000")
     suit = services.action_advance(actor=lawyer, action=suit, step="file", on=date(2026, 4, 20), court="某法院")

@@ -16,8 +16,8 @@ from core.models import ActivityLog
 from legal import rules, services
 from legal.choices import ActionState
 from legal.models import LawFirm
-from loans.services import loan_refresh_balances
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
+from tests.legal.factories import make_legal_case
 
 D = Decimal
 
@@ -64,10 +64,7 @@ def today():
 
 @pytest.fixture
 def legal_case():
-    case = make_case(state=CaseState.LEGAL, officer=make_officer("zhao"))
-    loan_refresh_balances(loan=case.loan, as_of=date(2026, 4, 20))
-    case.loan.refresh_from_db()
-    return case
+    return make_legal_case(make_officer("zhao"))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pypdf import PdfReader
 
 from borrowers.choices import Channel, Relation
 from borrowers.models import Borrower, ContactPoint
-from collection.choices import CaseState
 from collection.errors import NotPermitted, TransitionNotAllowed
 from core import roles
 from core.errors import ApplicationError
@@ -23,8 +22,8 @@ from core.templatetags.huishou import yuan
 from legal import letters, services
 from legal.models import LawFirm, LegalDocument
 from loans.models import Loan
-from loans.services import loan_refresh_balances
-from tests.collection.factories import make_case, make_officer, make_user
+from tests.collection.factories import make_officer, make_user
+from tests.legal.factories import make_legal_case
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +38,7 @@ def today():
 
 @pytest.fixture
 def legal_case():
-    case = make_case(state=CaseState.LEGAL, officer=make_officer("zhao"))
-    loan_refresh_balances(loan=case.loan, as_of=TODAY)
-    case.loan.refresh_from_db()
-    return case
+    return make_legal_case(make_officer("zhao"), as_of=TODAY)
 
 
 @pytest.fixture

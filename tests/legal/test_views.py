@@ -25,9 +25,9 @@ from legal.choices import ActionState, DisposalState, PreservationStatus
 from legal.models import AssetDisposal, LawFirm, LegalAction, LegalCost, LegalDocument, LegalTask, PreservationOrder
 from loans.choices import CollateralKind, CollateralStatus
 from loans.models import Collateral
-from loans.services import loan_refresh_balances
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.conftest import password_login
+from tests.legal.factories import make_legal_case
 
 TODAY = date(2026, 4, 20)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -64,10 +64,7 @@ def people():
 
 
 def legal_case(officer):
-    case = make_case(state=CaseState.LEGAL, officer=officer)
-    loan_refresh_balances(loan=case.loan, as_of=TODAY)
-    case.loan.refresh_from_db()
-    return case
+    return make_legal_case(officer, as_of=TODAY)
 
 
 @pytest.fixture
