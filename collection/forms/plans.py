@@ -8,7 +8,6 @@ from functools import cached_property
 
 from django import forms
 from django.core.validators import FileExtensionValidator
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from core.dates import business_today
@@ -20,7 +19,6 @@ from .officer import TransitionForm, _note
 
 PERCENT = Decimal("100")
 SCAN_EXTENSIONS = ["pdf", "jpg", "jpeg", "png"]
-SCAN_MAX_BYTES = 10 * 1024 * 1024
 
 
 class ProposePlanForm(TransitionForm):
@@ -148,14 +146,6 @@ class SignPlanForm(PlanForm):
     def __init__(self, *args, plan, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("borrower_signed_on", business_today())
         super().__init__(*args, plan=plan, **kwargs)
-
-    def clean_scan(self):
-        scan = self.cleaned_data["scan"]
-        if scan and scan.size > SCAN_MAX_BYTES:
-            raise forms.ValidationError(
-                _("The scan may be at most %(size)s.") % {"size": filesizeformat(SCAN_MAX_BYTES)}
-            )
-        return scan
 
 
 class ActivatePlanForm(PlanForm):
