@@ -84,6 +84,30 @@ def _claim_costs(action, lawyer, day):
     )
 
 
+def _to_enforcement(action, lawyer, *, court, filed, costs=False):
+    """File the lawsuit on `filed`, then hearing (+20 days), judgment for the claim (+30, to be
+    performed 15 days later) and enforcement (+50)."""
+
+    def step(name, days, **fields):
+        return services.action_advance(
+            actor=lawyer, action=action, step=name, on=filed + timedelta(days=days), **fields
+        )
+
+    action = step("file", 0, court=court)
+    if costs:
+        _claim_costs(action, lawyer, filed)
+    action = step("schedule_hearing", 0, hearing_on=filed + timedelta(days=20))
+    judged = filed + timedelta(days=30)
+    action = step(
+        "record_judgment",
+        30,
+        judgment_on=judged,
+        performance_due_on=judged + timedelta(days=15),
+        judgment_amount=action.claim,
+    )
+    return step("apply_enforcement", 50)
+
+
 def seed_demo_legal(*, today: date) -> Summary:
     """Take up to four serious cases to legal (nothing is done if any legal action exists)."""
     summary = Summary()
@@ -136,23 +160,7 @@ def seed_demo_legal(*, today: date) -> Summary:
             case = _refer(cars[0], manager)
             car = case.loan.collateral.filter(kind=CollateralKind.VEHICLE).first()
             action = _open(case, lawyer, firms[1], ActionKind.LAWSUIT, car.appraised_value or case.loan.principal)
-            action = services.action_advance(
-                actor=lawyer, action=action, step="file", on=ago(120), court="上海市闵行区人民法院"
-            )
-            _claim_costs(action, lawyer, ago(120))
-            action = services.action_advance(
-                actor=lawyer, action=action, step="schedule_hearing", on=ago(100), hearing_on=ago(80)
-            )
-            action = services.action_advance(
-                actor=lawyer,
-                action=action,
-                step="record_judgment",
-                on=ago(70),
-                judgment_on=ago(70),
-                performance_due_on=ago(55),
-                judgment_amount=action.claim,
-            )
-            action = services.action_advance(actor=lawyer, action=action, step="apply_enforcement", on=ago(50))
+            action = _to_enforcement(action, lawyer, court="上海市闵行区人民法院", filed=ago(120), costs=True)
             disposal = services.disposal_open(
                 actor=lawyer, action=action, collateral=car, seized_on=ago(45), location="闵行区法院停车场"
             )
@@ -176,22 +184,7 @@ def seed_demo_legal(*, today: date) -> Summary:
         if len(plain) > 2:  # enforcement found nothing: the write-off waits for the manager
             case = _refer(plain[2], manager)
             action = _open(case, lawyer, firms[1], ActionKind.LAWSUIT, case.loan.total_outstanding)
-            action = services.action_advance(
-                actor=lawyer, action=action, step="file", on=ago(150), court="北京市朝阳区人民法院"
-            )
-            action = services.action_advance(
-                actor=lawyer, action=action, step="schedule_hearing", on=ago(140), hearing_on=ago(130)
-            )
-            action = services.action_advance(
-                actor=lawyer,
-                action=action,
-                step="record_judgment",
-                on=ago(120),
-                judgment_on=ago(120),
-                performance_due_on=ago(105),
-                judgment_amount=action.claim,
-            )
-            action = services.action_advance(actor=lawyer, action=action, step="apply_enforcement", on=ago(100))
+            action = _to_enforcement(action, lawyer, court="北京市朝阳区人民法院", filed=ago(150))
             services.action_advance(
                 actor=lawyer,
                 action=action,
