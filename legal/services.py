@@ -18,7 +18,7 @@ from collection.models import Approval, CollectionCase
 from collection.services import approval_request, case_resolve
 from core import roles
 from core.audit import log_action
-from core.dates import business_today
+from core.dates import EARLIEST_DAY, LATEST_DAY, business_today
 from core.errors import ApplicationError
 from core.money import ZERO, parse_amount
 from core.permissions import has_role, is_manager
@@ -62,8 +62,6 @@ REQUIRED = {
     "record_judgment": ("judgment_on", "performance_due_on", "judgment_amount"),
 }
 CLOSING = {"close_recovered", "close_settled", "close_impossible", "withdraw"}
-# Dates a person may type that the arithmetic of deadlines can still handle.
-EARLIEST, LATEST = date(1950, 1, 1), date(2199, 12, 31)
 # The tasks a step finishes: a judgment ends the wait for the hearing, applying for enforcement
 # ends the wait for performance and the enforcement deadline.
 STEP_ENDS_TASKS = {
@@ -93,9 +91,9 @@ def _check_past(day: date, field: str = "on"):
 
 
 def _check_plausible(day, field):
-    if not EARLIEST <= day <= LATEST:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise ApplicationError(
-            _("Give a date between %(earliest)s and %(latest)s.") % {"earliest": EARLIEST, "latest": LATEST},
+            _("Give a date between %(earliest)s and %(latest)s.") % {"earliest": EARLIEST_DAY, "latest": LATEST_DAY},
             field=field,
         )
 

@@ -1,8 +1,6 @@
 """Loans, products and payments over the API. Input serializers check shapes and types (the
 services check the terms and the money); output serializers give money as strings with two places."""
 
-from datetime import date
-
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +8,7 @@ from rest_framework import serializers
 
 from borrowers.models import Borrower
 from core.api.fields import MoneyField
+from core.dates import EARLIEST_DAY, LATEST_DAY
 from core.money import FEN
 
 from ..choices import PaymentChannel
@@ -17,7 +16,7 @@ from ..models import CURRENCY_CHOICES, Installment, Loan, LoanProduct, Payment, 
 
 # Dates a loan can plausibly carry: anything outside is a typo, and far dates would overflow the
 # schedule's month arithmetic.
-PLAUSIBLE_DATES = [MinValueValidator(date(1950, 1, 1)), MaxValueValidator(date(2199, 12, 31))]
+PLAUSIBLE_DATES = [MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)]
 
 
 class AwareDateTimeField(serializers.DateTimeField):
