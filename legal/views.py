@@ -23,12 +23,10 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 from django_fsm import can_proceed
-from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
 from collection import selectors as case_selectors
@@ -36,6 +34,7 @@ from collection.choices import CaseState
 from collection.errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
 from core.dates import business_today
 from core.errors import ApplicationError
+from core.http import redirect_back, safe_next
 from loans.models import Collateral
 
 from . import forms, letters, selectors, services
@@ -60,17 +59,6 @@ class LegalReaderMixin(PermissionRequiredMixin):
 def may_write(user) -> bool:
     """Legal officers and managers get the forms (the permission cache answers: no query)."""
     return user.has_perm(WRITE)
-
-
-def _safe_next(request, fallback):
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
-
-
-def _back(request, url):
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 # --- The worklist -----------------------------------------------------------------------------------
@@ -495,18 +483,18 @@ class ActionFormView(LegalReaderMixin, View):
         obj = item_for(action, spec.item, item) if spec.item else None
         collateral = _collateral(action) if name in ("preservation_apply", "disposal_open") else ()
         form = make_form(name, action, obj, data=request.POST, files=request.FILES, collateral=collateral)
-        back = _safe_next(request, reverse("legal:action", args=[action.pk]))
+        back = safe_next(request, reverse("legal:action", args=[action.pk]))
         if form.is_valid():
             try:
                 spec.perform(actor=request.user, action=action, item=obj, **form.arguments())
             except (ConcurrentChange, TransitionNotAllowed, NotPermitted) as error:
                 messages.error(request, error.message)
-                return _back(request, back)
+                return redirect_back(request, back)
             except ApplicationError as error:
                 form.add_error(form.error_field(error.field) if error.field else None, error.message)
             else:
                 messages.success(request, spec.done)
-                return _back(request, back)
+                return redirect_back(request, back)
         url = request.path
         panel = Panel(name, spec, form, url, is_open=True)
         if request.htmx:
@@ -517,7 +505,7 @@ class ActionFormView(LegalReaderMixin, View):
             # The page no longer offers this form (the action moved on): its errors would have
             # nowhere to show.
             messages.error(request, _("This step is not available on this action now. Nothing was done."))
-            return _back(request, back)
+            return redirect_back(request, back)
         return render(request, "legal/action.html", context)
 
 

@@ -18,16 +18,15 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
-from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
 from core import roles
 from core.dates import business_today
 from core.errors import ApplicationError
+from core.http import redirect_back, safe_next
 from core.permissions import has_role
 
 from .. import restructuring, selectors, services
@@ -99,18 +98,11 @@ class WorklistView(CaseReaderMixin, View):
         return response
 
 
-def _safe_next(request, fallback):
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
-
-
 class ReassignView(CaseReaderMixin, View):
     """A manager moves the ticked cases to one officer (the service refuses anyone else)."""
 
     def post(self, request):
-        back = _safe_next(request, reverse("dashboard:worklist"))
+        back = safe_next(request, reverse("dashboard:worklist"))
         form = forms.ReassignForm(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
@@ -351,8 +343,7 @@ class CaseActionView(CaseReaderMixin, View):
         return action.perform(actor=request.user, case=case, **form.arguments())
 
     def back_to(self, request, case):
-        url = reverse("dashboard:case", args=[case.pk])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return redirect_back(request, reverse("dashboard:case", args=[case.pk]))
 
 
 class UnmaskView(CaseReaderMixin, View):

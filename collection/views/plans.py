@@ -12,14 +12,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
-from django_htmx.http import HttpResponseClientRedirect
 
 from core.errors import ApplicationError
+from core.http import redirect_back
 
 from .. import restructuring, selectors
 from ..agreements import agreement_pdf
@@ -145,8 +145,7 @@ def plan_panel(user, case, *, may_work: bool, bound=None) -> PlanPanel | None:
 
 
 def _back_to(request, case):
-    url = reverse("dashboard:case", args=[case.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return redirect_back(request, reverse("dashboard:case", args=[case.pk]))
 
 
 class PlanActionView(CaseReaderMixin, View):
