@@ -86,22 +86,20 @@ def _collect_items(d, lo, hi, reset_later_penalties):
     principal_days = sql.greatest("0", sql.days_between(d, accrual_from) + " + 1")
     accrual_days = sql.greatest("0", sql.days_between(d, "penalty_start"))
     penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {rules.DAYS_PER_YEAR}, 2)"
-    # A pending instalment has nothing paid on it as of any date (a reversal mirrors each line of
-    # the payment with the line's own date), so only the others are looked up in the allocations.
+
+    def paid(amount):
+        # A pending instalment has nothing paid on it as of any date (a reversal mirrors each line
+        # of the payment with the line's own date), so only the others are looked up. A lookup per
+        # instalment through the allocations' instalment index: a join would let the planner, which
+        # cannot tell how few unpaid instalments are overdue, read every allocation of the book.
+        return f"""CASE WHEN c.status = '{InstallmentStatus.PENDING}' THEN 0
+            ELSE COALESCE((SELECT SUM({amount}) FROM loans_paymentallocation a
+                           WHERE a.installment_id = c.id AND a.applied_on <= {d}), 0) END"""
+
+    contract = "CASE WHEN a.component IN ('principal', 'interest', 'fee') THEN a.amount ELSE 0 END"
     return f"""
         CREATE TEMP TABLE {ITEMS} AS
-        WITH candidate AS ({candidates}),
-        paid AS (
-            SELECT a.installment_id,
-                   SUM(CASE WHEN a.component IN ('principal', 'interest', 'fee') THEN a.amount ELSE 0 END)
-                       AS contract_paid,
-                   SUM(CASE WHEN a.component = 'penalty' THEN a.amount ELSE 0 END) AS penalty_paid,
-                   SUM(CASE WHEN a.component = 'principal' THEN a.amount * {principal_days} ELSE 0 END)
-                       AS principal_days
-            FROM loans_paymentallocation a JOIN candidate c ON c.id = a.installment_id
-            WHERE a.applied_on <= {d} AND c.status <> '{InstallmentStatus.PENDING}'
-            GROUP BY a.installment_id
-        )
+        WITH candidate AS ({candidates})
         SELECT id, loan_id, due_date, penalty_old, penalty_paid,
                CASE WHEN due_date < {d} THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
                CASE WHEN due_date < {d} AND contract_due - contract_paid > 0
@@ -110,9 +108,11 @@ def _collect_items(d, lo, hi, reset_later_penalties):
         FROM (
             SELECT c.id, c.loan_id, c.due_date, c.principal_due, c.contract_due, c.penalty_old,
                    c.penalty_paid_total, c.penalty_start, c.penalty_rate,
-                   COALESCE(p.contract_paid, 0) AS contract_paid, COALESCE(p.penalty_paid, 0) AS penalty_paid,
-                   COALESCE(p.principal_days, 0) AS principal_days
-            FROM candidate c LEFT JOIN paid p ON p.installment_id = c.id
+                   {paid(contract)} AS contract_paid,
+                   {paid("CASE WHEN a.component = 'penalty' THEN a.amount ELSE 0 END")} AS penalty_paid,
+                   {paid(f"CASE WHEN a.component = 'principal' THEN a.amount * {principal_days} ELSE 0 END")}
+                       AS principal_days
+            FROM candidate c
         ) item"""
 
 
