@@ -773,7 +773,7 @@ def disposal_distribute(
         elif loan.is_closed:
             quote = ZERO
         else:
-            quote = payoff_quote(loan, business_today()).total
+            quote = payoff_quote(loan, business_today()).to_pay  # money already held is spent first
         split = rules.distribute(
             proceeds=locked.sale_price, costs_outstanding=result["costs"] - result["reimbursed"], loan_owed=quote
         )

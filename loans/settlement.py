@@ -32,10 +32,17 @@ class Quote:
     due_now: Decimal  # instalments due on or before the day, penalty included
     future_principal: Decimal
     accrued_interest: Decimal  # the running period's interest for the days it has run
+    credit: Decimal = ZERO  # money the lender already holds for the loan, not yet applied
 
     @property
     def total(self):
+        """What the loan owes if settled on the day."""
         return self.due_now + self.future_principal + self.accrued_interest
+
+    @property
+    def to_pay(self):
+        """What settling takes on top of the credit held: that money is spent first."""
+        return max(self.total - self.credit, ZERO)
 
 
 def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
@@ -71,11 +78,18 @@ def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
         elapsed = min(max((on - previous).days, 0), period)
         accrued = to_fen((running.interest_due - running.interest_paid) * elapsed / period)
     principal = sum((row.principal_due - row.principal_paid for row in future), ZERO)
-    return Quote(on=on, due_now=to_fen(due_now), future_principal=to_fen(principal), accrued_interest=accrued)
+    return Quote(
+        on=on,
+        due_now=to_fen(due_now),
+        future_principal=to_fen(principal),
+        accrued_interest=accrued,
+        credit=loan.credit_balance,
+    )
 
 
 def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, channel: str) -> Payment:
-    """Settle the loan today with `amount`, which must cover the quote. Posting the same reference
+    """Settle the loan today with `amount`, which must cover the quote less the credit the loan
+    holds (payment_post spends that money first). Posting the same reference
     again returns the first payment and changes nothing."""
     amount = parse_amount(amount)
     existing = Payment.objects.filter(external_reference=(external_reference or "").strip()).first()
@@ -89,10 +103,10 @@ def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, cha
         if locked.is_closed:
             raise ApplicationError(_("The loan is closed."), code="loan_closed", field="loan")
         quote = payoff_quote(locked, today)
-        if amount < quote.total:
+        if amount < quote.to_pay:
             raise ApplicationError(
                 _("Settling today takes %(total)s; %(amount)s is not enough.")
-                % {"total": f"¥{quote.total:,.2f}", "amount": f"¥{amount:,.2f}"},
+                % {"total": f"¥{quote.to_pay:,.2f}", "amount": f"¥{amount:,.2f}"},
                 field="amount",
             )
         future = list(locked.installments.filter(status__in=UNPAID, due_date__gt=today))
@@ -115,6 +129,7 @@ def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, cha
             target=locked,
             data={
                 "quote": str(quote.total),
+                "credit": str(quote.credit),
                 "future_principal": str(quote.future_principal),
                 "accrued_interest": str(quote.accrued_interest),
                 "superseded": [row.pk for row in future],

@@ -277,13 +277,15 @@ class PayoffQuoteSerializer(serializers.Serializer):
     due_now = MoneyField(read_only=True, help_text=_("Instalments due on or before the day, penalty included."))
     future_principal = MoneyField(read_only=True, help_text=_("Principal not yet due."))
     accrued_interest = MoneyField(read_only=True, help_text=_("The running period's interest for the days it has run."))
-    total = MoneyField(read_only=True, help_text=_("What settling today takes."))
+    total = MoneyField(read_only=True, help_text=_("What the loan owes if settled today."))
+    credit = MoneyField(read_only=True, help_text=_("Money already received for the loan and not yet applied."))
+    to_pay = MoneyField(read_only=True, help_text=_("What settling today takes: the total less the credit held."))
 
 
 class SettleSerializer(serializers.Serializer):
-    """Money that pays the loan off today; at least the quote's total."""
+    """Money that pays the loan off today; at least the quote's amount to pay."""
 
-    amount = MoneyField(min_value=FEN, help_text=_("Yuan, at least the quote's total."))
+    amount = MoneyField(min_value=FEN, help_text=_("Yuan, at least the quote's amount to pay."))
     channel = serializers.ChoiceField(choices=PaymentChannel.choices)
     external_reference = serializers.CharField(
         max_length=100, help_text=_("The payment's unique reference in the sending system (makes it idempotent).")

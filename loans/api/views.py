@@ -140,12 +140,12 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 code="loan_closed",
             )
         quote = payoff_quote(loan)
-        return Response(PayoffQuoteSerializer({**quote.__dict__, "total": quote.total}).data)
+        return Response(PayoffQuoteSerializer({**quote.__dict__, "total": quote.total, "to_pay": quote.to_pay}).data)
 
     @extend_schema(
         summary=_("Settle the loan early"),
         description=_(
-            "Pays the loan off today with at least the quote's total (the rest of the schedule is "
+            "Pays the loan off today with at least the quote's `to_pay` (the rest of the schedule is "
             "superseded). Idempotent by `external_reference`: the same again answers 200 with the first "
             "payment. Needs `loans.add_payment`."
         ),

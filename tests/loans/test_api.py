@@ -578,6 +578,7 @@ def test_a_loan_quotes_what_settling_today_takes_and_is_settled_once(officer, ga
     assert body["on"] == "2026-04-20"
     total = Decimal(body["due_now"]) + Decimal(body["future_principal"]) + Decimal(body["accrued_interest"])
     assert Decimal(body["total"]) == total > loan.principal_outstanding - 1
+    assert (Decimal(body["credit"]), Decimal(body["to_pay"])) == (0, total)  # no money held for the loan
 
     short = gateway.post(
         f"{LOANS}{loan.pk}/settle/",

@@ -68,3 +68,32 @@ def test_settling_pays_the_loan_off_and_keeps_the_old_instalments(loan):
     assert (loan.status, loan.total_outstanding, loan.closed_on) == ("paid_off", 0, date(2026, 3, 25))
     assert loan.installments.filter(status="superseded").count() == 10  # nothing deleted
     assert ActivityLog.objects.filter(action="loans.loan.settled_early").count() == 1
+
+
+def test_money_already_held_is_spent_first_so_settling_takes_that_much_less(loan):
+    from loans.services import payment_post
+
+    with time_machine.travel(datetime(2026, 3, 20, 10, tzinfo=SHANGHAI), tick=False):
+        payment_post(
+            actor="system", loan=loan, amount=Decimal("500.00"), external_reference="EARLY", channel="bank_transfer"
+        )
+    loan.refresh_from_db()
+    assert loan.credit_balance == Decimal("500.00")  # nothing was due: held for the next instalment
+    with time_machine.travel(datetime(2026, 3, 25, 10, tzinfo=SHANGHAI), tick=False):
+        quote = payoff_quote(loan)
+        assert (quote.credit, quote.to_pay) == (Decimal("500.00"), quote.total - Decimal("500.00"))
+        with pytest.raises(ApplicationError) as short:
+            loan_settle_early(
+                actor="system",
+                loan=loan,
+                amount=quote.to_pay - Decimal("0.01"),
+                external_reference="S2",
+                channel="bank_transfer",
+            )
+        assert short.value.field == "amount"
+        loan_settle_early(
+            actor="system", loan=loan, amount=quote.to_pay, external_reference="S2", channel="bank_transfer"
+        )
+    loan.refresh_from_db()
+    assert (loan.status, loan.total_outstanding, loan.credit_balance) == ("paid_off", 0, 0)
+    assert not Payment.objects.filter(loan=loan, unapplied_amount__gt=0).exists()  # nothing left over
