@@ -32,7 +32,9 @@ from django.utils import timezone
 
 from borrowers.choices import Channel, Relation
 from core.audit import build_entry
+from core.dates import business_today
 from core.models import ActivityLog
+from loans import delinquency
 from loans.choices import InstallmentStatus, LoanStatus
 from loans.models import Installment, Loan
 
@@ -272,17 +274,21 @@ def reminders_dispatch_batch(*, worker: str, limit: int | None = None) -> Dispat
         Installment.objects.filter(loan_id=OuterRef("loan_id"), status__in=UNPAID)
         .order_by("due_date")
         .annotate(remaining=REMAINING)
-        .values("remaining")[:1]
     )
     rows = list(
         Reminder.objects.filter(claim_token=token, status=R.SENDING)
         .select_related("loan__borrower", "loan__product", "case__loan", "step", "template", "contact_point")
-        .annotate(next_amount_due=Subquery(next_due))
+        .annotate(
+            next_amount_due=Subquery(next_due.values("remaining")[:1]),
+            next_installment=Subquery(next_due.values("id")[:1]),
+            next_penalty_stored=Subquery(next_due.values("penalty_accrued")[:1]),
+        )
         .order_by("due_at", "id")
     )
     summary.claimed, summary.reclaimed = len(rows), len(reclaimed)
     if not rows:
         return summary
+    _with_current_penalty(rows)
     context = _BatchContext(rows)
     writer = _Writer(token)
     lease_ends = timezone.now() + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
@@ -332,7 +338,17 @@ def _renew_lease_if_short(token, lease_ends):
     return lease_ends
 
 
-# What is left to pay on an instalment.
+def _with_current_penalty(rows):
+    """An overdue instalment's stored penalty is as of its loan's last payment; the amount due a
+    reminder quotes counts the penalty as of today."""
+    overdue = [row for row in rows if row.next_installment and row.loan.overdue_since]
+    current = delinquency.penalties(business_today(), {row.loan_id for row in overdue})
+    for row in overdue:
+        if row.next_installment in current:
+            row.next_amount_due += current[row.next_installment] - row.next_penalty_stored
+
+
+# What is left to pay on an instalment (its penalty as stored).
 REMAINING = (
     F("principal_due")
     + F("interest_due")

@@ -23,6 +23,7 @@ from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
 from core.permissions import is_manager
 from core.uploads import upload_check
+from loans import delinquency
 from loans import restructuring as maths
 from loans import rules as loan_rules
 from loans.choices import InstallmentStatus
@@ -52,7 +53,7 @@ def plan_position(loan, as_of: date) -> tuple[maths.Position, list[ScheduleLine]
             interest=row.interest_due - row.interest_paid,
             fee=row.fee_due - row.fee_paid + row.penalty_accrued - row.penalty_paid,
         )
-        for row in unpaid
+        for row in delinquency.with_penalty(unpaid, as_of)
     ]
     position = maths.Position(
         principal=loan.principal_outstanding,

@@ -16,9 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from borrowers.api.serializers import PHONE_CHANNELS, mask_phone
 from core import roles
 from core.audit import log_action
+from core.dates import business_today
 from core.models import ActivityLog
 from core.permissions import is_manager
 from core.templatetags.huishou import yuan
+from loans import delinquency
 
 from . import rules, services
 from .choices import ApprovalAction, ApprovalStatus, CaseState, PromiseStatus, ReminderStatus, Severity
@@ -169,7 +171,7 @@ def case_page(user, case, *, unmasked: bool = False) -> CasePage:
         contact_points=[
             ContactPointRow(point, shown_value(point, unmasked)) for point in borrower.contact_points.all()
         ],
-        installments=list(loan.installments.order_by("schedule_version", "seq")),
+        installments=delinquency.with_penalty(loan.installments.order_by("schedule_version", "seq"), business_today()),
         payments=list(loan.payments.order_by("-received_at", "-id")[:CASE_PAGE_ROWS]),
         collateral=list(loan.collateral.all()),
         pending_approvals=list(

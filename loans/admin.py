@@ -7,6 +7,7 @@ here. Loans and payments are added through the same services the API uses (`loan
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.main import ChangeList
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,8 +15,10 @@ from django.utils.translation import ngettext
 
 from core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, audit_snapshot
 from core.audit import log_action
+from core.dates import business_today
 from core.errors import ApplicationError
 
+from . import delinquency
 from .choices import InstallmentStatus
 from .models import Collateral, Installment, Loan, LoanProduct, Payment, PaymentAllocation
 from .services import loan_create, loan_refresh_balances, payment_post
@@ -207,13 +210,23 @@ class InstallmentInline(ReadOnlyAdminMixin, admin.TabularInline):
         "principal_due",
         "interest_due",
         "fee_due",
-        "penalty_accrued",
+        "penalty_today",
         "total_paid_display",
         "status",
         "is_paid",
         "paid_on",
     )
     readonly_fields = fields
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.penalties = None  # an inline lives for one request: one loan's penalties, read once
+
+    @admin.display(description=_("penalty as of today"))
+    def penalty_today(self, obj):
+        if self.penalties is None:
+            self.penalties = delinquency.penalties(business_today(), [obj.loan_id])
+        return self.penalties.get(obj.pk, obj.penalty_accrued)
 
     @admin.display(description=_("paid"))
     def total_paid_display(self, obj):
@@ -388,7 +401,7 @@ class InstallmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "principal_due",
         "interest_due",
         "fee_due",
-        "penalty_accrued",
+        "penalty_today",
         "total_paid_display",
         "status",
         "paid_on",
@@ -400,6 +413,13 @@ class InstallmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "due_date"
     readonly_fields = ("total_paid_display", "total_outstanding_display")
 
+    def get_changelist(self, request, **kwargs):
+        return _ScheduleChangeList
+
+    @admin.display(description=_("penalty as of today"))
+    def penalty_today(self, obj):
+        return obj.penalty_accrued  # set as of today by the change list
+
     @admin.display(description=_("paid"))
     def total_paid_display(self, obj):
         return obj.total_paid
@@ -407,6 +427,14 @@ class InstallmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("outstanding"))
     def total_outstanding_display(self, obj):
         return obj.total_outstanding
+
+
+class _ScheduleChangeList(ChangeList):
+    """The page's instalments carry their penalty as of today (one query for the page)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = delinquency.with_penalty(self.result_list, business_today())
 
 
 # --- Payments ---------------------------------------------------------------------------------------

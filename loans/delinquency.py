@@ -8,6 +8,13 @@ computed from the allocation lines dated on or before the date, so re-running a 
 backdated payment or a reversal gives what would have been seen had the money moved on time.
 Penalty is recomputed from scratch each time (never added to), which makes the update idempotent.
 
+The daily run (`update_range`) writes loans only: their penalty total, days past due and overdue
+amount. An instalment's stored `penalty_accrued` is brought up to date when its loan is touched
+(`update_loan`: a payment, reversal, settlement, restructuring or closing, which allocate against
+it), and whoever shows a schedule reads each instalment's penalty as of the day (`with_penalty`).
+Rewriting every overdue instalment every night would double the run's writes for a figure that is
+only read one loan at a time.
+
 Penalty on one instalment, as of day D, with S = due date + grace days:
     rate/365 × Σ over days d in (S, D] of the principal still unpaid on d
   = rate/365 × (principal_due × (D − S) − Σ_payments amount × days from max(paid day, S+1) to D)
@@ -15,10 +22,12 @@ and never less than the penalty already paid on it.
 """
 
 from datetime import date
+from decimal import Decimal
 
 from django.db import connection
 
 from core import sql
+from core.money import to_fen
 
 from . import rules
 from .choices import InstallmentStatus, LoanStatus
@@ -29,18 +38,28 @@ UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
 ITEMS = "delinquency_item"
 
 
-def update_range(*, as_of: date, first_id: int, last_id: int, reset_later_penalties: bool = False) -> dict:
-    """Update loans with first_id <= id <= last_id as of `as_of`. Returns counts. Runs a fixed
-    number of statements whatever the range holds. Call inside a transaction.
+def update_range(*, as_of: date, first_id: int, last_id: int) -> dict:
+    """Update loans with first_id <= id <= last_id as of `as_of` (the daily run). Returns counts.
+    Runs a fixed number of statements whatever the range holds. Call inside a transaction."""
+    return _update(as_of, first_id, last_id, one_loan=False)
 
-    `reset_later_penalties` also takes back penalty on instalments not yet due as of the date; the
-    payment services ask for it on their one loan when they apply a backdated payment."""
+
+def update_loan(*, as_of: date, loan_id: int) -> dict:
+    """One loan as of `as_of`, its instalments' penalty stored too, for the services that allocate
+    money against it. Also takes back penalty on instalments not yet due as of the date (a backdated
+    payment is being applied). Call under the loan's row lock."""
+    return _update(as_of, loan_id, loan_id, one_loan=True)
+
+
+def _update(as_of, first_id, last_id, *, one_loan):
     d, lo, hi = sql.date_literal(as_of), sql.int_literal(first_id), sql.int_literal(last_id)
+    installments = 0
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {ITEMS}")
-        cursor.execute(_collect_items(d, lo, hi, reset_later_penalties))
-        cursor.execute(_write_installments())
-        installments = cursor.rowcount
+        cursor.execute(f"CREATE TEMP TABLE {ITEMS} AS {_items(d, lo, hi, reset_later_penalties=one_loan)}")
+        if one_loan:
+            cursor.execute(_write_installments())
+            installments = cursor.rowcount
         cursor.execute(_write_loans(d))
         in_arrears = cursor.rowcount
         cursor.execute(_clear_loans(d, lo, hi))
@@ -68,9 +87,33 @@ def _candidate_select(lo, hi, condition):
           AND l.status IN {_in(LIVE_STATUSES)} AND {condition}"""
 
 
-def _collect_items(d, lo, hi, reset_later_penalties):
-    """One statement: the candidate instalments, what was paid on them by the date, and from that
-    their days past due, unpaid contract amount and penalty as of the date."""
+def penalties(as_of: date, loan_ids) -> dict:
+    """Penalty accrued as of the day on each overdue instalment of these loans: {instalment id:
+    amount}. Instalments not listed have none beyond what is stored on them."""
+    loan_ids = sorted({int(pk) for pk in loan_ids})
+    if not loan_ids:
+        return {}
+    d, lo, hi = sql.date_literal(as_of), sql.int_literal(loan_ids[0]), sql.int_literal(loan_ids[-1])
+    listed = ", ".join(str(pk) for pk in loan_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, penalty_new FROM ({_items(d, lo, hi)}) item WHERE loan_id IN ({listed})")
+        return {pk: to_fen(Decimal(str(amount))) for pk, amount in cursor.fetchall()}
+
+
+def with_penalty(installments, as_of: date):
+    """The instalments (a list of rows, of any loans) with `penalty_accrued` as of the day: what a
+    schedule shows. Set on the objects in memory only; never save them."""
+    rows = list(installments)
+    current = penalties(as_of, {row.loan_id for row in rows})
+    for row in rows:
+        if row.pk in current:
+            row.penalty_accrued = current[row.pk]
+    return rows
+
+
+def _items(d, lo, hi, reset_later_penalties=False):
+    """One query: the candidate instalments, what was paid on them by the date, and from that their
+    days past due, unpaid contract amount and penalty as of the date."""
     branches = [
         # Unpaid and due before the date: the daily case, read through the unpaid-instalment index.
         f"i.status IN {_in(UNPAID)} AND i.due_date < {d}",
@@ -98,9 +141,8 @@ def _collect_items(d, lo, hi, reset_later_penalties):
 
     contract = "CASE WHEN a.component IN ('principal', 'interest', 'fee') THEN a.amount ELSE 0 END"
     return f"""
-        CREATE TEMP TABLE {ITEMS} AS
         WITH candidate AS ({candidates})
-        SELECT id, loan_id, due_date, penalty_old, penalty_paid,
+        SELECT id, loan_id, due_date, penalty_old, penalty_paid, penalty_paid_total,
                CASE WHEN due_date < {d} THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
                CASE WHEN due_date < {d} AND contract_due - contract_paid > 0
                     THEN {sql.days_between(d, "due_date")} ELSE 0 END AS dpd,
@@ -151,7 +193,7 @@ def _write_loans(d):
             days_past_due = agg.dpd,
             overdue_amount = agg.overdue,
             overdue_since = CASE WHEN agg.dpd > 0 THEN {sql.add_days(d, "1 - agg.dpd")} ELSE NULL END,
-            penalty_outstanding = loans_loan.penalty_outstanding + agg.penalty_delta,
+            penalty_outstanding = agg.penalty,
             aging_bucket = {bucket},
             regulatory_class = {klass},
             ifrs9_stage = {stage},
@@ -162,12 +204,12 @@ def _write_loans(d):
                    SUM(contract_unpaid + CASE WHEN due_date < {d}
                                               THEN {sql.greatest("penalty_new - penalty_paid", "0")} ELSE 0 END)
                        AS overdue,
-                   SUM(penalty_new - penalty_old) AS penalty_delta
+                   SUM(penalty_new - penalty_paid_total) AS penalty
             FROM {ITEMS} GROUP BY loan_id
         ) agg, loans_loanproduct pr
         WHERE loans_loan.id = agg.loan_id AND pr.id = loans_loan.product_id
           AND (loans_loan.days_past_due <> agg.dpd OR loans_loan.overdue_amount <> agg.overdue
-               OR agg.penalty_delta <> 0 OR loans_loan.balances_as_of IS NULL
+               OR loans_loan.penalty_outstanding <> agg.penalty OR loans_loan.balances_as_of IS NULL
                OR loans_loan.balances_as_of <> {d})"""
 
 

@@ -355,7 +355,7 @@ def _apply_credit(loan, *, as_of):
         left = payment.unapplied_amount
         later_due_dates = open_due.filter(due_date__gt=payment.value_date).values_list("due_date", flat=True)
         for day in sorted({payment.value_date, *later_due_dates}):
-            delinquency.update_range(as_of=day, first_id=loan.pk, last_id=loan.pk, reset_later_penalties=True)
+            delinquency.update_loan(as_of=day, loan_id=loan.pk)
             installments = open_due.filter(due_date__lte=day).order_by("due_date", "seq")
             allocated, left = rules.allocate(left, _open_items(installments), loan.product.allocation_order)
             _book_lines(
@@ -435,6 +435,8 @@ def loan_reschedule(
     locked = Loan.objects.select_for_update().get(pk=loan.pk)
     if locked.status in LoanStatus.closed():
         raise ApplicationError(_("The loan is closed: its schedule cannot change."), code="loan_closed")
+    # The instalments superseded keep, with what was paid on them, the penalty they carried that day.
+    delinquency.update_loan(as_of=on, loan_id=locked.pk)
     current = locked.installments.exclude(status=InstallmentStatus.SUPERSEDED)
     version = (current.order_by("-schedule_version").values_list("schedule_version", flat=True).first() or 0) + 1
     superseded = list(current.filter(status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]))
@@ -500,6 +502,9 @@ def _loan_close(*, actor, loan: Loan, on: date, reason: str, status: str, refuse
         locked = Loan.objects.select_for_update().get(pk=loan.pk)
         if locked.is_closed:
             raise ApplicationError(refused % {"status": locked.get_status_display()}, code="loan_closed", field="loan")
+        # The balances and each instalment's penalty as of the closing day are what the loan closes with.
+        delinquency.update_loan(as_of=on, loan_id=locked.pk)
+        locked.refresh_from_db()
         exposure = locked.total_outstanding
         before = {"status": locked.status, "regulatory_class": locked.regulatory_class}
         data = {
@@ -565,7 +570,7 @@ def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
     the outstanding totals are summed from the instalments and payments."""
     as_of = as_of or business_today()
     Loan.objects.select_for_update().filter(pk=loan.pk).values_list("pk", flat=True).get()
-    delinquency.update_range(as_of=as_of, first_id=loan.pk, last_id=loan.pk, reset_later_penalties=True)
+    delinquency.update_loan(as_of=as_of, loan_id=loan.pk)
     loan.refresh_from_db()
     totals = loan.installments.exclude(status=InstallmentStatus.SUPERSEDED).aggregate(
         principal=Sum("principal_due") - Sum("principal_paid"),

@@ -19,6 +19,7 @@ from core.dates import business_today
 from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
 
+from . import delinquency
 from .choices import InstallmentStatus
 from .models import Installment, Loan, Payment
 from .services import loan_refresh_balances, payment_post
@@ -47,7 +48,7 @@ class Quote:
 
 def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
     on = on or business_today()
-    unpaid = list(loan.installments.filter(status__in=UNPAID).order_by("due_date", "seq"))
+    unpaid = delinquency.with_penalty(loan.installments.filter(status__in=UNPAID).order_by("due_date", "seq"), on)
     due = [row for row in unpaid if row.due_date <= on]
     future = [row for row in unpaid if row.due_date > on]
     due_now = sum(

@@ -8,9 +8,10 @@ from rest_framework import serializers
 
 from borrowers.models import Borrower
 from core.api.fields import MoneyField
-from core.dates import EARLIEST_DAY, LATEST_DAY
+from core.dates import EARLIEST_DAY, LATEST_DAY, business_today
 from core.money import FEN
 
+from .. import delinquency
 from ..choices import PaymentChannel
 from ..models import CURRENCY_CHOICES, Installment, Loan, LoanProduct, Payment, PaymentAllocation
 
@@ -69,12 +70,22 @@ class LoanProductSerializer(serializers.ModelSerializer):
 # --- Loans -------------------------------------------------------------------------------------------
 
 
+class ScheduleSerializer(serializers.ListSerializer):
+    """A list of instalments shows each one's penalty as of today (the daily run keeps only the
+    loan's penalty total current; see loans/delinquency.py)."""
+
+    def to_representation(self, data):
+        rows = data.all() if hasattr(data, "all") else data
+        return [self.child.to_representation(row) for row in delinquency.with_penalty(rows, business_today())]
+
+
 class InstallmentSerializer(serializers.ModelSerializer):
     total_due = MoneyField(read_only=True)
     total_outstanding = MoneyField(read_only=True)
 
     class Meta:
         model = Installment
+        list_serializer_class = ScheduleSerializer
         fields = [
             "id",
             "schedule_version",

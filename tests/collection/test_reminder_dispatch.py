@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from collection import daily, reminders, sms
 from collection.choices import HoldReason, ReminderStatus
-from collection.models import CollectionCase, Reminder
+from collection.models import CollectionCase, Reminder, ReminderTemplate
 from collection.services import case_hold
 from core.models import ActivityLog
+from loans import delinquency
 from loans.services import payment_post
 from tests.collection.conftest import at
 
@@ -369,3 +370,18 @@ def test_the_daily_cap_counts_the_borrowers_own_day_and_only_messages_to_them(d1
     with time_machine.travel(at(D1, 10), tick=False):
         codes = reminders.reminders_dispatch(worker="w", budget_seconds=30).codes
     assert codes == ({"daily_cap": 1} if capped else {})
+
+
+def test_an_overdue_reminder_quotes_the_instalment_with_its_penalty_as_of_today(d1, sms_outbox):
+    later = D1 + timedelta(days=30)
+    with time_machine.travel(at(later, 1), tick=False):
+        daily.run_daily(as_of=later)  # the run keeps the loans' penalty; the instalments' stays as stored
+    Reminder.objects.update(due_at=at(later, 10))
+    ReminderTemplate.objects.update(body_zh_hans="本期应还{{ amount_due }}。", body_en="Due: {{ amount_due }}.")
+    assert dispatch(later).sent == 3
+    for row in Reminder.objects.select_related("loan"):
+        first = row.loan.installments.order_by("due_date").first()
+        penalty = delinquency.penalties(later, [row.loan_id])[first.pk]
+        assert penalty > first.penalty_accrued  # what is stored is as of the loan's last payment
+        owed = first.total_due - first.penalty_accrued + penalty - first.total_paid
+        assert f"{owed:,.2f}" in row.body, row.body

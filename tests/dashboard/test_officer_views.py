@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
@@ -33,6 +33,7 @@ from core import roles
 from core.apps import sync_roles
 from core.audit import build_entry
 from core.models import ActivityLog
+from loans import delinquency
 from loans.models import Loan
 from tests.borrowers.factories import BorrowerFactory
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
@@ -425,6 +426,19 @@ def test_the_case_page_shows_borrower_loan_schedule_payments_collateral_and_time
     assert 'id="form-contact"' in page and 'id="form-promise"' in page
     assert 'id="action-hold"' in page and 'id="action-write_off"' in page  # serious: hold, request write-off...
     assert 'id="action-classify"' not in page
+
+
+def test_the_case_pages_schedule_shows_each_penalty_as_of_today_adding_up_to_the_loans(people, today):
+    case = make_case(state=S.MINOR, officer=people["officer"])  # booked, and its balances taken, on 20 April
+    stored = sum(row.penalty_accrued for row in case.loan.installments.all())
+    later = today + timedelta(days=10)
+    with time_machine.travel(datetime(2026, 4, 30, 10, tzinfo=SHANGHAI), tick=False):
+        with transaction.atomic():
+            delinquency.update_range(as_of=later, first_id=case.loan_id, last_id=case.loan_id)  # the night's run
+        rows = selectors.case_page(people["officer"], CollectionCase.objects.get(pk=case.pk)).installments
+    loan = Loan.objects.get(pk=case.loan_id)
+    assert sum(row.penalty_accrued - row.penalty_paid for row in rows) == loan.penalty_outstanding > stored
+    assert sum(row.penalty_accrued for row in loan.installments.all()) == stored  # the run rewrote no instalment
 
 
 def test_an_auditor_reads_any_case_but_gets_no_forms_and_cannot_post(people):
@@ -840,7 +854,9 @@ def _queries(client, url, params=None, **kwargs):
 
 
 WORKLIST_MAX_QUERIES = 15
-CASE_PAGE_MAX_QUERIES = 23  # 20, the latest restructuring plan, and the loan's position beside the proposal (2)
+# The case page's 21 (one reads the schedule's penalties as of today), the latest restructuring
+# plan, and the loan's position beside the proposal (3).
+CASE_PAGE_MAX_QUERIES = 25
 
 
 def test_the_worklist_runs_the_same_few_queries_for_10_cases_or_200(people):

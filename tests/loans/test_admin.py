@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import ActivityLog
+from loans import delinquency
 from loans.choices import (
     AgingBucket,
     AllocationOrder,
@@ -614,3 +615,15 @@ def test_changelist_query_count_is_bounded(admin_client, django_assert_max_num_q
         response = admin_client.get(changelist)
 
     assert len(results(response)) >= 8
+
+
+def test_the_admins_schedules_show_each_penalty_as_of_today(admin_client):
+    loan = make_loan()  # nothing paid: overdue since February
+    Installment.objects.filter(loan=loan).update(penalty_accrued=0)  # stored as of before it accrued
+    expected = delinquency.penalties(TODAY.date(), [loan.pk])
+    assert expected and all(amount > 0 for amount in expected.values())
+
+    listed = results(admin_client.get(url("installment_changelist"), {"q": loan.external_id}))
+    assert {row.pk: row.penalty_accrued for row in listed if row.pk in expected} == expected
+    page = admin_client.get(url("loan_change", loan.pk)).content.decode()
+    assert all(f"{amount}" in page for amount in expected.values())

@@ -239,6 +239,9 @@ def test_a_loan_reads_with_its_schedule_and_balances(officer, loan):
     assert [line["seq"] for line in body["schedule"]] == list(range(1, 13))
     assert body["schedule"][0]["status"] == InstallmentStatus.PENDING
     assert Decimal(body["schedule"][0]["penalty_accrued"]) > 0
+    # Each instalment's penalty as of today adds up to the loan's, which the daily run keeps.
+    owed = sum(Decimal(line["penalty_accrued"]) - Decimal(line["penalty_paid"]) for line in body["schedule"])
+    assert owed == Decimal(body["penalty_outstanding"]) > 0
 
 
 def test_the_loan_list_leaves_the_schedule_out_newest_first(officer):

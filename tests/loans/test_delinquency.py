@@ -57,9 +57,15 @@ def test_penalty_matches_a_day_by_day_computation_with_partial_payments():
     pay(loan, "500.00", "P-1", date(2026, 2, 25))
     pay(loan, "900.00", "P-2", date(2026, 3, 20))
     as_of = date(2026, 4, 30)
+    stored = dict(Installment.objects.filter(loan=loan).values_list("pk", "penalty_accrued"))
     run(as_of, loan)
-    for installment in Installment.objects.filter(loan=loan, due_date__lt=as_of):
+    # The run keeps the loan's penalty total; each instalment's is read as of the day.
+    rows = delinquency.with_penalty(Installment.objects.filter(loan=loan, due_date__lt=as_of), as_of)
+    for installment in rows:
         assert installment.penalty_accrued == expected_penalty(installment, as_of, Decimal("0.18")), installment.seq
+    owed = sum(row.penalty_accrued - row.penalty_paid for row in rows)
+    assert owed == Loan.objects.get(pk=loan.pk).penalty_outstanding > 0
+    assert dict(Installment.objects.filter(loan=loan).values_list("pk", "penalty_accrued")) == stored  # not rewritten
 
 
 def test_penalty_is_capped_with_the_contract_rate_and_waits_out_the_grace_days():
@@ -68,12 +74,13 @@ def test_penalty_is_capped_with_the_contract_rate_and_waits_out_the_grace_days()
         loan = make_loan(product=product, annual_rate="0.12")
     first = loan.installments.get(seq=1)
     run(first.due_date + timedelta(days=3), loan)
-    first.refresh_from_db()
-    assert first.penalty_accrued == 0 and Loan.objects.get(pk=loan.pk).days_past_due == 3  # inside the grace days
+    assert delinquency.penalties(first.due_date + timedelta(days=3), [loan.pk])[first.pk] == 0  # inside the grace
+    assert Loan.objects.get(pk=loan.pk).days_past_due == 3
     run(date(2026, 3, 1), loan)
-    first.refresh_from_db()
     # 18% penalty on top of a 12% contract would exceed the 24% cap: only 12% is charged.
-    assert first.penalty_accrued == expected_penalty(first, date(2026, 3, 1), Decimal("0.12"), grace_days=3)
+    penalty = expected_penalty(first, date(2026, 3, 1), Decimal("0.12"), grace_days=3)
+    assert delinquency.penalties(date(2026, 3, 1), [loan.pk])[first.pk] == penalty > 0
+    assert Loan.objects.get(pk=loan.pk).penalty_outstanding == penalty  # the only instalment overdue
     assert rules.penalty_annual_rate(Decimal("0.18"), Decimal("0.12"), Decimal("0.24")) == Decimal("0.12")
 
 
