@@ -15,11 +15,13 @@ from django.db.models import F, Sum
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from core.audit import log_action
 from core.dates import business_today
 from core.errors import ApplicationError
+from core.i18n import stored_text
 from core.money import ZERO, parse_amount, to_fen
 from core.permissions import is_manager
 from core.uploads import upload_check
@@ -311,7 +313,7 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
             lines=lines,
             annual_rate=locked.new_annual_rate if locked.new_annual_rate is not None else locked.case.loan.annual_rate,
             penalty_waived=locked.penalty_waiver,
-            reason=_("Restructuring plan %(plan)s") % {"plan": locked.pk},
+            reason=stored_text(gettext_lazy("Restructuring plan %(plan)s"), plan=locked.pk),
             on=today,
         )
         locked.activate(today, observation_end(today, locked.new_schedule))

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from collection.choices import ApprovalAction, ApprovalStatus, CaseState, ResolutionReason
@@ -20,6 +21,7 @@ from core import roles
 from core.audit import log_action
 from core.dates import EARLIEST_DAY, LATEST_DAY, business_today
 from core.errors import ApplicationError
+from core.i18n import stored_text
 from core.money import ZERO, parse_amount
 from core.permissions import has_role, is_manager
 from core.uploads import upload_check
@@ -449,7 +451,7 @@ def recovery_post(
             external_reference=external_reference,
             channel=channel,
             received_at=_received_at(on),
-            note=_("Recovered through legal action %(action)s") % {"action": action.pk},
+            note=stored_text(gettext_lazy("Recovered through legal action %(action)s"), action=action.pk),
         )
         # A retry after a failure between posting and noting finds the payment already there.
         if not action.recoveries.filter(pk=payment.pk).exists():
@@ -791,7 +793,9 @@ def disposal_distribute(
                 payment, _created = payment_post(
                     amount=split.to_loan,
                     received_at=_received_at(on),
-                    note=(_("Proceeds of the sale of %(asset)s") % {"asset": locked.collateral.description})[:300],
+                    note=stored_text(
+                        gettext_lazy("Proceeds of the sale of %(asset)s"), asset=locked.collateral.description
+                    )[:300],
                     **common,
                 )
             action.recoveries.add(payment)

@@ -13,10 +13,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.audit import log_action
 from core.dates import business_today
 from core.errors import ApplicationError
+from core.i18n import stored_text
 from core.money import ZERO, parse_amount, to_fen
 
 from . import delinquency
@@ -143,6 +145,6 @@ def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, cha
             external_reference=external_reference,
             channel=channel,
             received_at=timezone.now(),
-            note=_("Early settlement"),
+            note=stored_text(gettext_lazy("Early settlement")),
         )
     return payment

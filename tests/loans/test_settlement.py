@@ -97,3 +97,17 @@ def test_money_already_held_is_spent_first_so_settling_takes_that_much_less(loan
     loan.refresh_from_db()
     assert (loan.status, loan.total_outstanding, loan.credit_balance) == ("paid_off", 0, 0)
     assert not Payment.objects.filter(loan=loan, unapplied_amount__gt=0).exists()  # nothing left over
+
+
+def test_the_payments_note_is_in_the_lenders_language_whoever_settles(loan, settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "zh-hans"  # the lender's (the tests' default is English)
+    with translation.override("zh-hans"):
+        chinese = translation.gettext("Early settlement")
+    assert chinese != "Early settlement"
+    with time_machine.travel(datetime(2026, 3, 25, 10, tzinfo=SHANGHAI), tick=False), translation.override("en"):
+        payment = loan_settle_early(
+            actor="system", loan=loan, amount=payoff_quote(loan).to_pay, external_reference="S3", channel="cash"
+        )
+    assert payment.note == chinese
