@@ -24,7 +24,7 @@ from core.errors import ApplicationError
 from core.i18n import stored_text
 from core.money import ZERO, parse_amount, to_fen
 from core.permissions import is_manager
-from core.uploads import upload_check
+from core.uploads import atomic_with_files, upload_check, written
 from loans import delinquency
 from loans import restructuring as maths
 from loans import rules as loan_rules
@@ -236,7 +236,7 @@ def plan_sign(
         raise ApplicationError(_("Give the confirmation id of the one-time code."), field="reference")
     if borrower_signed_on > business_today():
         raise ApplicationError(_("The borrower cannot have signed in the future."), field="borrower_signed_on")
-    with transaction.atomic():
+    with atomic_with_files():
         locked = RestructuringPlan.objects.select_for_update(of=("self",)).select_related("case").get(pk=plan.pk)
         if locked.state != PlanState.APPROVED:
             raise ConcurrentChange(
@@ -253,6 +253,7 @@ def plan_sign(
             locked.borrower_scan = scan
         locked.lender_signed_by, locked.lender_signed_at = actor, timezone.now()
         locked.save()
+        written(locked.borrower_scan)
         log_action(
             actor=actor,
             action="collection.plan.signed",

@@ -1,10 +1,16 @@
 """Checking an uploaded document before it is stored: what it is is read from its first bytes (a
-browser's or a client's content type and file name are only claims), and it must not be too big."""
+browser's or a client's content type and file name are only claims), and it must not be too big.
+And storing it with the rows that point at it: a file written by work that then fails is removed
+again (storage is not transactional, and an orphan file would outlive the rolled-back rows)."""
 
+import contextvars
 import hashlib
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from .errors import ApplicationError
@@ -54,3 +60,38 @@ def upload_check(upload, *, field: str = "file", max_bytes: int | None = None) -
         digest.update(chunk)
     upload.seek(0)
     return CheckedUpload(content_type=content_type, size=size, sha256=digest.hexdigest())
+
+
+log = logging.getLogger(__name__)
+_written = contextvars.ContextVar("files_written", default=None)
+
+
+@contextmanager
+def atomic_with_files():
+    """transaction.atomic() for work that stores files: those it wrote (see `written`) are deleted
+    when the work fails, its transaction rolled back. Nested, an inner block that succeeds hands its
+    files to the outer one, which still removes them if it fails."""
+    outer, mine = _written.get(), []
+    token = _written.set(mine)
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        for storage, name in mine:
+            try:
+                storage.delete(name)
+            except OSError:  # left for an operator; the rows that pointed at it are gone
+                log.exception("could not remove %s after a failed transaction", name)
+        raise
+    else:
+        if outer is not None:
+            outer.extend(mine)
+    finally:
+        _written.reset(token)
+
+
+def written(fieldfile):
+    """Note a file just stored inside atomic_with_files(), to be removed if that work fails."""
+    files = _written.get()
+    if files is not None and fieldfile:
+        files.append((fieldfile.storage, fieldfile.name))

@@ -16,7 +16,6 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import dateformat, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -30,6 +29,7 @@ from collection.agreements import BODY, FONT, GRID, HEADING, TITLE
 from core.dates import business_today
 from core.errors import ApplicationError
 from core.templatetags.huishou import yuan
+from core.uploads import atomic_with_files
 
 from . import services
 from .choices import DocumentKind
@@ -131,7 +131,7 @@ def letter_generate(*, actor, action, kind: str, on: date | None = None) -> Lega
     if on > business_today():
         raise ApplicationError(_("A letter cannot be dated in the future."), field="on")
     render, slug = LETTERS[kind]
-    with transaction.atomic():
+    with atomic_with_files():
         locked = services._lock(action)
         services._check_open(locked)
         pdf = render(locked, on=on)

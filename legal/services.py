@@ -24,7 +24,7 @@ from core.errors import ApplicationError
 from core.i18n import stored_text
 from core.money import ZERO, parse_amount
 from core.permissions import has_role, is_manager
-from core.uploads import upload_check
+from core.uploads import atomic_with_files, upload_check, written
 from loans.choices import CollateralStatus, LoanStatus, PaymentChannel
 from loans.models import Collateral, Loan, Payment
 from loans.services import payment_post
@@ -214,7 +214,7 @@ def action_advance(
         fields["judgment_amount"] = parse_amount(fields["judgment_amount"], field="judgment_amount", allow_zero=True)
         if fields["performance_due_on"] < fields["judgment_on"]:
             raise ApplicationError(_("The judgment cannot be due before it was served."), field="performance_due_on")
-    with transaction.atomic():
+    with atomic_with_files():
         locked = _lock(action)
         method = getattr(locked, step)
         if step == "close_impossible" and locked.state == A.ENFORCEMENT and not locked.no_sale_under_way():
@@ -371,6 +371,7 @@ def _document_store(actor, action, *, kind, file, step="", note="", generated=Fa
         uploaded_by=actor,
     )
     document.file.save(name, file, save=False)
+    written(document.file)
     document.save()
     _log(
         actor,
@@ -386,7 +387,7 @@ def document_upload(*, actor, action: LegalAction, kind: str, file, note: str = 
     """Attach a court paper, report or receipt (PDF, JPEG or PNG, size-limited) to the action; a refused
     file is reported on the `file` field."""
     _check_legal_role(actor)
-    with transaction.atomic():
+    with atomic_with_files():
         return _document_store(actor, _lock(action), kind=kind, file=file, note=note, field="file")
 
 

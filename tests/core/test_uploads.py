@@ -45,3 +45,53 @@ def test_a_file_over_the_limit_is_refused(settings):
         upload_check(SimpleUploadedFile("big.pdf", PDF + b"0" * 2000))
     assert refused.value.field == "file"
     assert upload_check(SimpleUploadedFile("small.pdf", PDF)).size == len(PDF)
+
+
+# --- Files stored by work that fails are removed -------------------------------------------------------
+
+
+@pytest.fixture
+def storage(settings, tmp_path):
+    from django.core.files.storage import FileSystemStorage
+
+    return FileSystemStorage(location=tmp_path)
+
+
+class Stored:
+    """A stand-in for a model's FieldFile: a name in a storage."""
+
+    def __init__(self, storage, name, content=b"%PDF-1.4"):
+        from django.core.files.base import ContentFile
+
+        self.storage, self.name = storage, storage.save(name, ContentFile(content))
+
+    def __bool__(self):
+        return True
+
+
+@pytest.mark.django_db
+def test_a_file_written_by_work_that_fails_is_removed_and_one_that_commits_kept(storage):
+    from core.uploads import atomic_with_files, written
+
+    with pytest.raises(RuntimeError), atomic_with_files():
+        failed = Stored(storage, "failed.pdf")
+        written(failed)
+        raise RuntimeError("the step after storing failed")
+    with atomic_with_files():
+        kept = Stored(storage, "kept.pdf")
+        written(kept)
+    assert not storage.exists(failed.name) and storage.exists(kept.name)
+
+
+@pytest.mark.django_db
+def test_an_inner_block_that_succeeded_loses_its_file_when_the_outer_work_fails(storage):
+    from core.uploads import atomic_with_files, written
+
+    with pytest.raises(ApplicationError), atomic_with_files():
+        with atomic_with_files():
+            inner = Stored(storage, "inner.pdf")
+            written(inner)
+        assert storage.exists(inner.name)
+        raise ApplicationError("refused afterwards")
+    assert not storage.exists(inner.name)
+    written(Stored(storage, "outside.pdf"))  # outside any block: nothing to track, nothing happens

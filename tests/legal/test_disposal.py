@@ -148,6 +148,42 @@ def test_a_payment_order_costs_a_third_of_the_lawsuit_fee():
     assert rules.filing_fee("lawyers_letter", D("100000")) == D("0")
 
 
+def test_a_document_filed_with_a_step_that_fails_leaves_no_file_behind(filed, lawyer, monkeypatch):
+    from legal.models import LegalDocument
+
+    storage, saved = LegalDocument.file.field.storage, []
+    save = storage.save
+    monkeypatch.setattr(
+        storage, "save", lambda name, content, **kw: saved.append(save(name, content, **kw)) or saved[-1]
+    )
+    log = services._log
+
+    def log_fails(actor, action, code, **kwargs):
+        if code == "action.schedule_hearing":  # the step's own entry, written after its document
+            raise RuntimeError("the audit log is down")
+        return log(actor, action, code, **kwargs)
+
+    def schedule_hearing():
+        return services.action_advance(
+            actor=lawyer,
+            action=filed,
+            step="schedule_hearing",
+            on=date(2026, 4, 20),
+            hearing_on=date(2026, 5, 20),
+            document=SimpleUploadedFile("传票.pdf", b"%PDF-1.7 summons"),
+            document_kind="ruling",
+        )
+
+    monkeypatch.setattr(services, "_log", log_fails)
+    with pytest.raises(RuntimeError):
+        schedule_hearing()
+    assert len(saved) == 1 and not storage.exists(saved[0])  # the stored file went with the rolled-back rows
+    assert not filed.documents.exists()
+    monkeypatch.setattr(services, "_log", log)
+    schedule_hearing()
+    assert len(saved) == 2 and storage.exists(saved[1]) and filed.documents.get().file.name == saved[1]
+
+
 def test_tasks_of_ones_own_and_done_once(filed, lawyer):
     task = services.task_add(actor=lawyer, action=filed, due_on=date(2026, 5, 1), note="Collect the filing receipt")
     with pytest.raises(ApplicationError):
