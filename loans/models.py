@@ -209,6 +209,9 @@ class Installment(models.Model):
     principal_due = money_field(_("principal due"))
     interest_due = money_field(_("interest due"))
     fee_due = money_field(_("fees due"))
+    # As of the last time the loan was touched (a payment, settlement, restructuring, closing): the
+    # daily run keeps only the loan's penalty total current. Read it as of a day with
+    # loans.delinquency.with_penalty.
     penalty_accrued = money_field(_("penalty accrued"))
     principal_paid = money_field(_("principal paid"))
     interest_paid = money_field(_("interest paid"))
