@@ -7,9 +7,6 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import EmptyResultSet
-from django.db import connections
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,7 +14,7 @@ from rest_framework import serializers
 from borrowers.models import Borrower, ContactPoint
 from core.api.fields import MoneyField
 from core.models import ActivityLog
-from loans.models import Loan, LoanProduct
+from loans.models import Loan
 
 from .. import services
 from ..choices import ApprovalAction, ApprovalStatus, HoldReason, ResolutionReason, Severity, SignatureMethod
@@ -288,137 +285,9 @@ def _promise_entry(promise):
 # --- Cases ------------------------------------------------------------------------------------------
 
 
-# The worklist's rows are built from plain values (case_row_values, case_rows): model instances and
-# DRF's field-by-field machinery over six nested objects per row were most of a list request's time.
-# The output is what CaseSerializer gives for each case (tests/collection/test_api.py compares them),
-# and CaseSerializer is what the schema documents.
-
-CASE_ROW_CASE_COLUMNS = [
-    *("id", "state", "severity", "version", "priority_score", "opened_on", "next_action_at"),
-    *("loan_id", "officer_id", "team_id"),
-]
-CASE_ROW_LOAN_COLUMNS = ["external_id", "days_past_due", "overdue_amount", "aging_bucket", "borrower_id"]
-
-
-def _case_row_select():
-    """The SELECT and FROM of the worklist rows (c is the case, l its loan), the row dicts' keys, and
-    the model field behind each column.
-
-    A fixed statement rather than a queryset: building and compiling a `.values()` over five joins cost
-    more than the rest of the request. The names (product, borrower, officer, team) are read by primary
-    key per row rather than joined: PostgreSQL took longer to plan the six-table join (about a
-    millisecond, on every request) than to run it, while these subqueries plan in microseconds."""
-    case, loan, product, borrower, user, team = (
-        model._meta for model in (CollectionCase, Loan, LoanProduct, Borrower, get_user_model(), Team)
-    )
-
-    def name(meta, field, key):
-        return f"(SELECT {meta.get_field(field).column} FROM {meta.db_table} WHERE {meta.pk.column} = {key})", (
-            meta.get_field(field)
-        )
-
-    columns = {  # key in the row dicts: (SQL, the field it reads)
-        **{key: (f"c.{case.get_field(key).column}", case.get_field(key)) for key in CASE_ROW_CASE_COLUMNS},
-        **{f"loan__{key}": (f"l.{loan.get_field(key).column}", loan.get_field(key)) for key in CASE_ROW_LOAN_COLUMNS},
-        "loan__product__code": name(product, "code", f"l.{loan.get_field('product').column}"),
-        "loan__borrower__name": name(borrower, "name", f"l.{loan.get_field('borrower').column}"),
-        "officer__username": name(user, "username", f"c.{case.get_field('officer').column}"),
-        "team__name": name(team, "name", f"c.{case.get_field('team').column}"),
-    }
-    sql = (
-        f"SELECT {', '.join(expression for expression, _field in columns.values())} FROM {case.db_table} c "
-        f"INNER JOIN {loan.db_table} l ON l.{loan.pk.column} = c.{case.get_field('loan').column}"
-    )
-    return sql, list(columns), [field for _expression, field in columns.values()]
-
-
-_CASE_ROW_SELECT, CASE_ROW_KEYS, _CASE_ROW_FIELDS = _case_row_select()
-_CASE_PK = CollectionCase._meta.pk.column
-
-
-def _case_row_order_by(ordering):
-    """ORDER BY for the rows, from the cases' ordering ("-priority_score", "loan__days_past_due", ...)."""
-    terms = []
-    for term in ordering:
-        name = term.removeprefix("-")
-        alias, meta = ("l", Loan._meta) if name.startswith("loan__") else ("c", CollectionCase._meta)
-        field = meta.pk if name == "pk" else meta.get_field(name.removeprefix("loan__"))
-        terms.append(f"{alias}.{field.column} {'DESC' if term.startswith('-') else 'ASC'}")
-    return ", ".join(terms)
-
-
-def _case_row_converters(connection):
-    """(column, converters, column expression) where the backend needs the ORM's conversions (SQLite
-    returns dates, times and decimals as text; PostgreSQL needs none here)."""
-    found = []
-    for index, field in enumerate(_CASE_ROW_FIELDS):
-        column = field.get_col(field.model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if converters:
-            found.append((index, converters, column))
-    return found
-
-
-def case_row_values(case_ids) -> list[dict]:
-    """The worklist rows as dicts for case_rows, of the cases whose ids `case_ids` selects (a queryset
-    of cases' `.values("pk")`, sliced to a page), in its order: one statement, with the ids' query as
-    a subquery."""
-    query = case_ids.query
-    try:
-        ids_sql, params = query.sql_with_params()
-    except EmptyResultSet:  # an empty page, or filters no case can match
-        return []
-    ordering = query.order_by or (query.get_meta().ordering if query.default_ordering else ["pk"])
-    connection = connections[case_ids.db]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{_CASE_ROW_SELECT} WHERE c.{_CASE_PK} IN ({ids_sql}) ORDER BY {_case_row_order_by(ordering)}", params
-        )
-        rows = cursor.fetchall()
-    converters = _case_row_converters(connection)
-    if converters:
-        rows = [list(row) for row in rows]
-        for row in rows:
-            for index, functions, column in converters:
-                for function in functions:
-                    row[index] = function(row[index], column, connection)
-    return [dict(zip(CASE_ROW_KEYS, row, strict=True)) for row in rows]
-
-
-def _iso_datetime(value, zone):
-    """What DRF's DateTimeField writes (ISO 8601 in the current time zone, UTC as "Z"), with the time
-    zone looked up once per page rather than once per value."""
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def case_rows(rows) -> list[dict]:
-    """Worklist rows from case_row_values' dicts."""
-    zone = timezone.get_current_timezone()
-    return [
-        {
-            "id": row["id"],
-            "state": row["state"],
-            "severity": row["severity"],
-            "version": row["version"],
-            "priority_score": row["priority_score"],
-            "opened_on": row["opened_on"].isoformat(),
-            "next_action_at": _iso_datetime(row["next_action_at"], zone) if row["next_action_at"] else None,
-            "loan": {
-                "id": row["loan_id"],
-                "external_id": row["loan__external_id"],
-                "product": row["loan__product__code"],
-                "days_past_due": row["loan__days_past_due"],
-                # Two places, as DRF's DecimalField writes the column's values (never an exponent).
-                "overdue_amount": f"{row['loan__overdue_amount']:.2f}",
-                "aging_bucket": row["loan__aging_bucket"],
-            },
-            "borrower": {"id": row["loan__borrower_id"], "name": row["loan__borrower__name"]},
-            "officer": {"id": row["officer_id"], "username": row["officer__username"]} if row["officer_id"] else None,
-            "team": {"id": row["team_id"], "name": row["team__name"]} if row["team_id"] else None,
-        }
-        for row in rows
-    ]
+# The case list's rows are not built by CaseSerializer but read straight from the database in its shape
+# (collection/api/worklist.py; tests/collection/test_api.py compares them): CaseSerializer is what the
+# schema documents.
 
 
 class CaseSerializer(serializers.ModelSerializer):

@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.response import Response
 
+from core.api.pagination import KeysetPagination
 from core.api.permissions import ModelPermissions
 from core.api.views import errors
 
@@ -26,9 +27,10 @@ from .. import reminders, restructuring, services
 from ..agreements import agreement_pdf
 from ..choices import ApprovalAction, ApprovalStatus
 from ..errors import ConcurrentChange, NotPermitted
-from ..filters import ApprovalFilter, CaseListFilter, can_see_case, visible_approvals, visible_cases
+from ..filters import ApprovalFilter, CaseListFilter, can_see_case, visibility_key, visible_approvals, visible_cases
 from ..models import Approval, CollectionCase, ContactAttempt, PromiseToPay, Reminder, RestructuringPlan
 from . import serializers as s
+from . import worklist
 
 ID = "[0-9]+"
 
@@ -43,19 +45,8 @@ class ViewPermissionToAct(ModelPermissions):
 CASES = CollectionCase.objects.select_related("loan__borrower", "loan__product", "officer", "team")
 
 
-class CaseRows:
-    """What the paginator needs of the filtered cases: their count, and a page's rows (read in one
-    statement with the page's ids as a subquery, s.case_row_values)."""
-
-    def __init__(self, cases):
-        self.cases = cases
-        self.ordered = cases.ordered
-
-    def count(self):
-        return self.cases.count()
-
-    def __getitem__(self, index):
-        return s.case_row_values(self.cases.values("pk")[index])
+# The case list's filters, by name: the part of the query string a page's statement depends on.
+CASE_LIST_FILTERS = frozenset(CaseListFilter.base_filters)
 
 
 def with_case_page(queryset):
@@ -118,6 +109,11 @@ TRANSITION_SUMMARIES = {
 @extend_schema_view(
     list=extend_schema(
         summary=gettext_lazy("The worklist: cases the user may see"),
+        description=gettext_lazy(
+            "Pages by cursor, in any `ordering` (the case id breaks ties): follow `next` (and `previous`) "
+            "until it is null; each case comes once however deep the page. There is no total count, and "
+            "`page` is refused: a cursor keeps its place when cases ahead of it come or go."
+        ),
         responses={200: s.CaseSerializer, **errors(400, 401, 403)},
     ),
     retrieve=extend_schema(
@@ -131,10 +127,11 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = CASES
     serializer_class = s.CaseSerializer
     filterset_class = CaseListFilter
+    pagination_class = KeysetPagination
     lookup_value_regex = ID
 
     def get_queryset(self):
-        if self.action == "list":  # the rows are read by s.case_row_values: nothing to select_related
+        if self.action == "list":  # the rows are read by worklist.case_rows: nothing to select_related
             return visible_cases(self.request.user)
         queryset = visible_cases(self.request.user, super().get_queryset())
         return with_case_page(queryset) if self.action == "retrieve" else queryset
@@ -145,9 +142,21 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         """The cases the user may see, filtered; the highest priority first (then by id) unless
         `ordering` says otherwise."""
-        # The rows come straight from the database (s.case_row_values), in CaseSerializer's shape.
-        page = self.paginate_queryset(CaseRows(self.filter_queryset(self.get_queryset())))
-        return self.get_paginated_response(s.case_rows(page))
+        # Read in one statement each, in CaseSerializer's shape, by cursor (no COUNT over the book).
+        statement = self.page_statement()
+        read = partial(worklist.case_rows, statement)
+        return self.get_paginated_response(self.paginator.paginate(request, CollectionCase, statement.ordering, read))
+
+    def page_statement(self):
+        """The filtered cases as SQL, compiled once for the same filters asked by users who see the same
+        cases (worklist.cached_statement): a request with filters seen before neither validates them
+        again nor builds their query. Bad filters are a 400 and are never kept."""
+        params = self.request.query_params
+        filters = tuple(sorted((name, tuple(params.getlist(name))) for name in params if name in CASE_LIST_FILTERS))
+        key = (visibility_key(self.request.user), filters)
+        return worklist.cached_statement(
+            key, lambda: worklist.page_statement(self.filter_queryset(self.get_queryset()))
+        )
 
     def transition(self, request, pk, name):
         input_serializer, service = TRANSITIONS[name]
