@@ -31,23 +31,45 @@ def _role_names(user):
     return user._collection_role_names
 
 
+def _led_teams(user):
+    """The ids of the teams the user leads, read once per request (like the role names)."""
+    if not hasattr(user, "_collection_led_teams"):
+        user._collection_led_teams = tuple(Team.objects.filter(lead=user).order_by("pk").values_list("pk", flat=True))
+    return user._collection_led_teams
+
+
 def sees_own_cases_only(user) -> bool:
-    """An officer who holds no role that reads the whole book."""
+    """An officer who holds no role that reads the whole book (whose led teams are then read too, so
+    that what the user may see is known from here on)."""
     if user.is_superuser:
         return False
     names = _role_names(user)
-    return roles.OFFICER in names and not names & WHOLE_BOOK_ROLES
+    own = roles.OFFICER in names and not names & WHOLE_BOOK_ROLES
+    if own:
+        _led_teams(user)
+    return own
 
 
 def _own_cases(user, prefix=""):
-    led_teams = Team.objects.filter(lead=user).values("pk")
-    return Q(**{f"{prefix}officer": user}) | Q(**{f"{prefix}team__in": led_teams})
+    # The teams are read first, not as a subquery: `officer = X OR team IN (1, 2)` is two index lookups,
+    # while `OR team IN (SELECT ...)` can only be checked row by row, and PostgreSQL, taking it to match
+    # half the book, walked the priority index end to end for an officer with few cases (1.5 s at 1M).
+    own = Q(**{f"{prefix}officer": user})
+    teams = _led_teams(user)
+    return own | Q(**{f"{prefix}team__in": teams}) if teams else own
 
 
 def visible_cases(user, queryset=None):
     """The cases `user` may see, as a queryset (`queryset` narrows it further when given)."""
     queryset = CollectionCase.objects.all() if queryset is None else queryset
     return queryset.filter(_own_cases(user)) if sees_own_cases_only(user) else queryset
+
+
+def visibility_key(user):
+    """What visible_cases(user) depends on: the user and the teams they lead for an officer who sees their
+    own cases and their teams', None for everyone who sees the whole book (who so share the API's
+    compiled statements)."""
+    return (user.pk, _led_teams(user)) if sees_own_cases_only(user) else None
 
 
 def visible_approvals(user, queryset=None):
