@@ -131,7 +131,10 @@ class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["officer", "state", "-priority_score"]),
-            models.Index(fields=["state", "-priority_score"]),
+            # The case list pages by cursor over (-priority_score, id), filtered by state or not: these
+            # let PostgreSQL seek to a page's first case and read on in order (and the worklists too).
+            models.Index(fields=["state", "-priority_score", "id"], name="case_list_state_idx"),
+            models.Index(fields=["-priority_score", "id"], name="case_list_idx"),
         ]
         permissions = [
             ("manage_cases", _("Can de-escalate, reassign, write off and transfer cases")),
