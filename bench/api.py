@@ -1,19 +1,33 @@
 """Requests per second of the filtered case list against a trivial DRF endpoint on the same gunicorn
 server. Prints both, their median latencies and the ratio (target >= 0.5).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_daily .venv/bin/python bench/api.py
+    createdb -h 127.0.0.1 -U postgres bench_api
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/daily_run.py --loans 100000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/api.py --cases 1000000
 
-The database is used as it is (seed it with bench/daily_run.py first); the only write is the superuser
-`bench-api` and its API token, created when missing. gunicorn (--workers 2 --threads 1, DEBUG off,
-bench.trivial_wsgi: the product's URLs plus `bench/trivial/`) is started on a free port of 127.0.0.1
-and stopped at the end. Each endpoint gets a warm-up, then --threads client threads send requests
-for --seconds. Every response must be a 200: the others are counted and reported. The throttle is
-raised for the server (API_THROTTLE_RATE) so the bench measures the views, not the rate limit; both
-endpoints still pass through it.
+The database is used as it is (seed it with bench/daily_run.py first), except that --cases N first
+grows it to N cases with synthetic copies of its open cases and their loans (bench/api_seed.py says
+exactly what they are; about 100 s for a million), and that the superuser `bench-api` and its API
+token are created when missing. gunicorn (--workers 2 --threads 1, DEBUG off, bench.trivial_wsgi: the
+product's URLs plus `bench/trivial/`) is started on a free port of 127.0.0.1 and stopped at the end.
+Each endpoint gets a warm-up, then --threads client threads send requests for --seconds. Every
+response must be a 200: the others are counted and reported. The throttle is raised for the server
+(API_THROTTLE_RATE) so the bench measures the views, not the rate limit; both endpoints still pass
+through it.
+
+The list pages by cursor, so each client thread reads it as a client would: it follows the `next`
+link of each page it gets and starts again at the first page at the end of the list (--first-page
+asks for the first page every time). Each thread reads hundreds of pages a round, so most requests
+are for pages deep in the list, many starting inside a run of cases with the same priority.
+
+The bench's user is a superuser: it sees the whole book, and its permissions take no query. An API
+client holding `collection.view_collectioncase` costs the list two queries more (its permissions)
+and the trivial endpoint none.
 
 Before measuring, the tables the list reads are vacuumed and analysed (--no-vacuum skips it): the
 daily run rewrites most cases and loans, and where autovacuum is off or has not caught up yet, the
-list would be measured over dead rows and stale statistics rather than over the portfolio.
+list would be measured over dead rows and stale statistics rather than over the portfolio (and its
+pages' ids could not be read from the index alone).
 
 The machine is shared, so besides requests per second the bench reports the server's CPU time per
 request: the gunicorn workers' and their PostgreSQL backends' (read from /proc, so only when the
@@ -31,6 +45,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -45,6 +60,8 @@ from django.db import connection  # noqa: E402
 from django.db.migrations.executor import MigrationExecutor  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.api_seed import PREFIX as SYNTHETIC_PREFIX  # noqa: E402
+from bench.api_seed import add_synthetic_cases  # noqa: E402
 from collection.models import CollectionCase  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,10 +152,23 @@ def stop_server(server):
 
 
 def request(conn, path, token):
+    status, connection_header, _body = request_body(conn, path, token)
+    return status, connection_header
+
+
+def request_body(conn, path, token):
     conn.request("GET", path, headers={"Authorization": f"Token {token}", "Accept": "application/json"})
     response = conn.getresponse()
-    response.read()
-    return response.status, response.getheader("Connection", "")
+    body = response.read()
+    return response.status, response.getheader("Connection", ""), body
+
+
+def next_path(body):
+    """The path and query of the page's `next` link (the body starts with it), None at the end. Read
+    off the start of the body rather than by parsing it all: the client shares the server's CPUs."""
+    if not body.startswith(b'{"next":"'):
+        return None
+    return urlsplit(body[9 : body.index(b'"', 9)].decode())._replace(scheme="", netloc="").geturl()
 
 
 def children(pid):
@@ -180,21 +210,24 @@ def cpu_seconds(pids):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def load(port, path, token, threads, seconds, workers=(), backends=()):
+def load(port, path, token, threads, seconds, workers=(), backends=(), follow=False):
     """Requests per second, median latency (s), the number of requests, a count of non-200 answers,
-    and the server's CPU seconds per request: the workers' and the database backends'."""
+    and the server's CPU seconds per request: the workers' and the database backends'. With `follow`,
+    each client follows the pages' `next` links from `path` (and starts over at the end)."""
     latencies, statuses, lock = [], {}, threading.Lock()
     start = threading.Barrier(threads + 1)
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # reopened when the server closes
-        mine, codes = [], {}
+        mine, codes, page = [], {}, path
         start.wait()
         deadline = time.perf_counter() + seconds
         try:
             while (began := time.perf_counter()) < deadline:
                 try:
-                    status, _ = request(conn, path, token)
+                    status, _, body = request_body(conn, page, token)
+                    if follow:
+                        page = (next_path(body) if status == 200 else None) or path
                 except (OSError, http.client.HTTPException):
                     conn.close()
                     status = "error"
@@ -244,15 +277,20 @@ def main():
     parser.add_argument("--rounds", type=int, default=1, help="the two endpoints take turns this many times")
     parser.add_argument("--threads", type=int, default=8, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--path", default=CASE_LIST, help="the case-list request")
+    parser.add_argument("--path", default=CASE_LIST, help="the case list's first page")
+    parser.add_argument("--first-page", action="store_true", help="ask for the first page every time")
+    parser.add_argument("--cases", type=int, help="first grow the book to this many cases (bench/api_seed.py)")
     parser.add_argument("--no-vacuum", action="store_true", help="measure the tables as they are")
     args = parser.parse_args()
     ensure_schema()
+    if args.cases:
+        add_synthetic_cases(args.cases)
     token = bench_token()
     if not args.no_vacuum:
         vacuum()
     cases = CollectionCase.objects.count()
     matching = CollectionCase.objects.filter(state="early_warning").count()
+    synthetic = CollectionCase.objects.filter(loan__external_id__startswith=SYNTHETIC_PREFIX).count()
     connection.close()
     port = free_port()
     server = start_server(port, args.workers)
@@ -260,18 +298,21 @@ def main():
     runs = {name: [] for name in endpoints}
     try:
         wait_ready(server, port, token)
-        for path in endpoints.values():
-            load(port, path, token, args.threads, args.warmup)
+        follow = {"case list": not args.first_page, "trivial": False}
+        for name, path in endpoints.items():
+            load(port, path, token, args.threads, args.warmup, follow=follow[name])
         workers, backends = children(server.pid), database_backends()
         for _round in range(args.rounds):
             for name, path in endpoints.items():
-                runs[name].append(load(port, path, token, args.threads, args.seconds, workers, backends))
+                runs[name].append(
+                    load(port, path, token, args.threads, args.seconds, workers, backends, follow=follow[name])
+                )
     finally:
         stop_server(server)
     print(f"database          {connection.vendor} {connection.settings_dict['NAME']}")
-    print(f"cases             {cases:,} ({matching:,} early warning)")
+    print(f"cases             {cases:,} ({matching:,} early warning; {synthetic:,} synthetic, bench/api_seed.py)")
     print(f"server            gunicorn --workers {args.workers} --threads 1, {args.threads} client threads")
-    print(f"case list         {args.path}")
+    print(f"case list         {args.path}{'' if args.first_page else ', each client following `next`'}")
     rates, cpu = {}, {}
     for name, results in runs.items():
         count = sum(result[2] for result in results)
