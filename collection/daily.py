@@ -38,7 +38,9 @@ from .services import case_facts
 
 S = CaseState
 OPEN = CaseState.open_states()
-DEFAULT_CHUNK = 20_000
+# Loan ids per chunk: a chunk's fixed cost (about 25 statements) weighs little from here on, and 1M loans
+# still make 20 chunks for the workers (measured at 1M: 20k-id chunks 14.4 s, 50k 11.8-12.7 s, 100k 11.9-12.6 s).
+DEFAULT_CHUNK = 50_000
 
 
 @dataclass
