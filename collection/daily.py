@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import sql
-from core.audit import build_entry
+from core.audit import build_entry, log_batch
 from core.dates import business_today
 from core.models import ActivityLog
 from core.roles import OFFICER
@@ -141,7 +141,9 @@ def _apply_credits(as_of, first_id, last_id):
 
 def _open_cases(as_of, first_id, last_id):
     """A case in early warning for each loan in arrears without an open case, assigned to the
-    least-loaded officer of a team that serves the loan's product."""
+    least-loaded officer of a team that serves the loan's product. Written in multi-row INSERTs from
+    the loans' values (sql.insert_rows, audit.log_batch): a model instance per case and per entry cost
+    more than the database's work on a day that opens thousands."""
     loans = list(
         Loan.objects.filter(
             id__gte=first_id,
@@ -156,47 +158,66 @@ def _open_cases(as_of, first_id, last_id):
                 )
             )
         )
-        .values("id", "external_id", "product_id", "days_past_due", "overdue_amount")
+        .values_list("id", "external_id", "product_id", "days_past_due", "overdue_amount")
     )
     if not loans:
         return 0
-    assign = _Assigner({loan["product_id"] for loan in loans})
+    assign = _Assigner({product_id for _id, _external, product_id, _dpd, _amount in loans})
     now = timezone.now()
-    cases = []
-    for loan in loans:
-        team_id, officer_id = assign.next(loan["product_id"])
-        cases.append(
-            CollectionCase(
-                loan=Loan(id=loan["id"], external_id=loan["external_id"]),  # enough to name it in the log
-                state=S.EARLY_WARNING,
-                team_id=team_id,
-                officer_id=officer_id,
-                opened_on=as_of,
-                days_past_due_at_open=loan["days_past_due"],
-                overdue_amount_at_open=loan["overdue_amount"],
-                next_action_at=now,
-            )
+    picks = {}  # loan id -> (team, officer)
+    rows = []
+    for loan_id, _external_id, product_id, days_past_due, overdue_amount in loans:
+        team_id, officer_id = picks[loan_id] = assign.next(product_id)
+        rows.append(
+            {
+                "created_at": now,
+                "updated_at": now,
+                "loan_id": loan_id,
+                "state": S.EARLY_WARNING,
+                "team_id": team_id,
+                "officer_id": officer_id,
+                "opened_on": as_of,
+                "days_past_due_at_open": days_past_due,
+                "overdue_amount_at_open": overdue_amount,
+                "next_action_at": now,
+            }
         )
-    created = CollectionCase.objects.bulk_create(cases, batch_size=2000)
-    _log(
-        (case, "collection.case.opened", {"rule": "first_overdue_day", "officer": case.officer_id}) for case in created
+    sql.insert_rows(CollectionCase, rows)
+    # The cases just written: the only open ones of these loans (one_open_case_per_loan).
+    opened = dict(
+        CollectionCase.objects.filter(
+            loan_id__in=picks, loan_id__gte=first_id, loan_id__lte=last_id, state__in=OPEN
+        ).values_list("loan_id", "id")
+    )
+    log_batch(
+        actor="system",
+        action="collection.case.opened",
+        model=CollectionCase,
+        entries=(
+            (
+                opened[loan_id],
+                CollectionCase.label(opened[loan_id], external_id),
+                {"rule": "first_overdue_day", "officer": picks[loan_id][1]},
+            )
+            for loan_id, external_id, _product, _dpd, _amount in loans
+        ),
     )
     events_publish(
         event_type="case.opened",
         payloads=(
             {
-                "case": c.pk,
-                "loan": c.loan_id,
-                "state": c.state,
-                "team": c.team_id,
-                "officer": c.officer_id,
-                "days_past_due": c.days_past_due_at_open,
-                "overdue_amount": c.overdue_amount_at_open,
+                "case": opened[loan_id],
+                "loan": loan_id,
+                "state": S.EARLY_WARNING,
+                "team": picks[loan_id][0],
+                "officer": picks[loan_id][1],
+                "days_past_due": days_past_due,
+                "overdue_amount": overdue_amount,
             }
-            for c in created
+            for loan_id, _external, _product, days_past_due, overdue_amount in loans
         ),
     )
-    return len(created)
+    return len(loans)
 
 
 class _Assigner:

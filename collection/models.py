@@ -142,7 +142,12 @@ class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.loan.external_id if self.loan_id else ''}".strip()
+        return self.label(self.pk, self.loan.external_id if self.loan_id else "")
+
+    @staticmethod
+    def label(pk, loan_external_id):
+        """How a case is named (its audit entries' label): its id and its loan's."""
+        return f"#{pk} {loan_external_id}".strip()
 
     @property
     def is_open(self):

@@ -5,6 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from .choices import ActorKind
 from .models import ActivityLog
 from .roles import API_CLIENT
+from .sql import insert_rows
 
 
 def _actor_fields(actor):
@@ -49,3 +50,24 @@ def log_action(*, actor, action, target=None, reason="", before=None, after=None
     entry = build_entry(actor=actor, action=action, target=target, reason=reason, before=before, after=after, data=data)
     entry.save()
     return entry
+
+
+def log_batch(*, actor, action, model, entries):
+    """Append one entry per (target id, target label, data) triple, all of `action` on targets of
+    `model`, in multi-row INSERTs (core.sql.insert_rows): for batch work that logs thousands of
+    targets it has as ids, not as model instances (the label is what str(target) gives)."""
+    who = _actor_fields(actor)
+    common = {
+        "actor_kind": who["actor_kind"],
+        "actor_id": getattr(who["actor"], "pk", None),
+        "actor_label": who["actor_label"],
+        "action": action,
+        "target_type_id": ContentType.objects.get_for_model(model).pk,
+    }
+    insert_rows(
+        ActivityLog,
+        [
+            {**common, "target_id": str(pk), "target_repr": label[:255], "data": data or {}}
+            for pk, label, data in entries
+        ],
+    )

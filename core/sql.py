@@ -4,6 +4,7 @@ Each returns a SQL fragment; arguments are SQL fragments too (column names or pl
 from datetime import date
 
 from django.db import connection
+from django.utils import timezone
 
 
 def is_postgres():
@@ -78,3 +79,39 @@ def tune_for_batch():
             cursor.execute(
                 "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
             )
+
+
+def insert_rows(model, rows, *, batch_size=500):
+    """Insert `rows` (dicts by field attname: "loan_id", "opened_on") into the model's table, in
+    multi-row INSERTs: what bulk_create does, without a model instance and a compiled value per field
+    of every row, which cost the daily run more than the database's work when it opens thousands of
+    cases. Fields a row leaves out take their default (auto_now fields: now), prepared once. No
+    save(), no signals: for batch code whose rows need nothing else. Every row gives the same fields."""
+    if not rows:
+        return
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    given = set(rows[0])
+    now = timezone.now()
+    defaults = {
+        field.attname: field.get_db_prep_save(
+            now if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) else field.get_default(),
+            connection,
+        )
+        for field in fields
+        if field.attname not in given
+    }
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            params = [
+                field.get_db_prep_save(row[field.attname], connection)
+                if field.attname in given
+                else defaults[field.attname]
+                for row in batch
+                for field in fields
+            ]
+            values = ", ".join([placeholders] * len(batch))
+            cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}", params)

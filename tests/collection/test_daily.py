@@ -62,6 +62,18 @@ def test_a_case_opens_on_the_first_overdue_day_and_officers_share_the_load(book)
     loads = sorted(sum(1 for c in cases if c.officer == o) for o in book["officers"])
     assert loads == [1, 2] and {c.team for c in cases} == {book["team"]}
     assert ActivityLog.objects.filter(action="collection.case.opened", actor_kind="system").count() == 3
+    for case in cases:  # each opening is logged on its case, as any entry is, with the rule that fired
+        entry = ActivityLog.objects.get(action="collection.case.opened", target_id=str(case.pk))
+        assert (entry.target_type.model_class(), entry.target_repr, entry.actor_label) == (
+            CollectionCase,
+            str(case),
+            "system",
+        )
+        assert entry.data == {"rule": "first_overdue_day", "officer": case.officer_id}
+        assert entry.created_at == case.created_at
+    assert all(c.overdue_amount_at_open == c.loan.overdue_amount > 0 and c.next_action_at for c in cases)
+    # The model's defaults, then scored by the same run.
+    assert all((c.version, c.severity, c.classification_reasons) == (0, "", []) and c.priority_score > 0 for c in cases)
 
 
 def test_running_the_same_date_twice_changes_nothing(book):
