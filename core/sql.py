@@ -1,5 +1,6 @@
 """The few SQL spellings that differ between PostgreSQL and SQLite, for the set-based batch code.
-Each returns a SQL fragment; arguments are SQL fragments too (column names or placeholders)."""
+Each returns a SQL fragment; arguments are SQL fragments too (column names or placeholders). And the
+batch code's two helpers that run SQL: tune_for_batch and insert_rows."""
 
 from datetime import date
 
@@ -85,8 +86,9 @@ def insert_rows(model, rows, *, batch_size=500):
     """Insert `rows` (dicts by field attname: "loan_id", "opened_on") into the model's table, in
     multi-row INSERTs: what bulk_create does, without a model instance and a compiled value per field
     of every row, which cost the daily run more than the database's work when it opens thousands of
-    cases. Fields a row leaves out take their default (auto_now fields: now), prepared once. No
-    save(), no signals: for batch code whose rows need nothing else. Every row gives the same fields."""
+    cases. Fields a row leaves out take their default (auto_now fields: now), prepared once; the primary
+    key is the database's to give. No save(), no signals: for batch code whose rows need nothing else.
+    Every row gives the same fields."""
     if not rows:
         return
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
