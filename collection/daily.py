@@ -7,6 +7,7 @@ cases opened, promises judged, priorities scored, and cases resolved, classified
 bulk, each move logged as `system` with the rule that fired. Running the same date twice changes
 nothing the second time."""
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, fields
@@ -15,6 +16,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -540,18 +542,15 @@ def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):
             state=target, version=F("version") + 1, updated_at=timezone.now(), **extra
         )
         if per_case:
-            CollectionCase.objects.bulk_update(group, per_case, batch_size=1000)
-    ActivityLog.objects.bulk_create(
-        build_entry(
+            _write_per_case(group, per_case)
+        log_batch(
             actor="system",
             action=f"collection.case.{verb}",
-            target=case,
-            before={"state": case.state},
+            model=CollectionCase,
+            before={"state": source},
             after={"state": target},
-            data={"rule": rule, **((data or (lambda c: {}))(case))},
+            entries=((c.pk, str(c), {"rule": rule, **((data or (lambda c: {}))(c))}) for c in group),
         )
-        for case in cases
-    )
     events_publish(
         event_type="case.state_changed",
         payloads=(
@@ -560,6 +559,20 @@ def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):
         ),
     )
     return len(cases)
+
+
+def _write_per_case(cases, names):
+    """Write the `names` fields set on these cases, one UPDATE per distinct set of values: a day's
+    classifications share a handful of reason lists (bulk_update would build a CASE arm per case, which
+    took most of the go-live run's time)."""
+    by_values = {}
+    for case in cases:
+        values = {name: getattr(case, name) for name in names}
+        key = json.dumps(values, sort_keys=True, cls=DjangoJSONEncoder)
+        by_values.setdefault(key, (values, []))[1].append(case.pk)
+    for values, ids in by_values.values():
+        for start in range(0, len(ids), 5000):  # within SQLite's limit on a statement's parameters
+            CollectionCase.objects.filter(pk__in=ids[start : start + 5000]).update(**values)
 
 
 def _log(entries):

@@ -52,10 +52,10 @@ def log_action(*, actor, action, target=None, reason="", before=None, after=None
     return entry
 
 
-def log_batch(*, actor, action, model, entries):
+def log_batch(*, actor, action, model, entries, before=None, after=None):
     """Append one entry per (target id, target label, data) triple, all of `action` on targets of
-    `model`, in multi-row INSERTs (core.sql.insert_rows): for batch work that logs thousands of
-    targets it has as ids, not as model instances (the label is what str(target) gives)."""
+    `model` (with the same `before` and `after`), in multi-row INSERTs (core.sql.insert_rows): for
+    batch work that logs thousands of targets (the label is what str(target) gives)."""
     who = _actor_fields(actor)
     common = {
         "actor_kind": who["actor_kind"],
@@ -63,6 +63,8 @@ def log_batch(*, actor, action, model, entries):
         "actor_label": who["actor_label"],
         "action": action,
         "target_type_id": ContentType.objects.get_for_model(model).pk,
+        "before": before,
+        "after": after,
     }
     insert_rows(
         ActivityLog,

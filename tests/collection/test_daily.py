@@ -107,6 +107,14 @@ def test_classified_at_the_products_classify_day_by_the_rules(book):
     assert [r["code"] for r in case_of(refuser).classification_reasons] == ["refused"]
     entry = ActivityLog.objects.get(action="collection.case.classified", target_id=str(case_of(refuser).pk))
     assert entry.actor_kind == "system" and entry.data["rule"] == "classification_rules"
+    assert (entry.before, entry.after, entry.target_repr) == (
+        {"state": "early_warning"},
+        {"state": "serious"},
+        str(case_of(refuser)),
+    )
+    assert [r["code"] for r in entry.data["reasons"]] == ["refused"]
+    minor = ActivityLog.objects.get(action="collection.case.classified", target_id=str(case_of(loan).pk))
+    assert minor.after == {"state": "minor"} and minor.data["reasons"] == case_of(loan).classification_reasons
 
 
 def test_minor_escalates_past_the_serious_threshold_but_not_during_grace(book):
