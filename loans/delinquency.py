@@ -72,7 +72,7 @@ def _in(values):
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _candidate_select(lo, hi, condition):
+def _candidate_select(lo, hi, condition, loans=""):
     penalty_rate = sql.least("pr.penalty_rate", sql.greatest("pr.overdue_charge_cap_rate - l.annual_rate", "0"))
     return f"""
         SELECT i.id, i.loan_id, i.status, i.due_date, i.principal_due,
@@ -84,7 +84,7 @@ def _candidate_select(lo, hi, condition):
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id
         WHERE i.loan_id BETWEEN {lo} AND {hi} AND l.id BETWEEN {lo} AND {hi}
-          AND l.status IN {_in(LIVE_STATUSES)} AND {condition}"""
+          AND l.status IN {_in(LIVE_STATUSES)} AND {condition}{loans}"""
 
 
 def penalties(as_of: date, loan_ids) -> dict:
@@ -94,9 +94,11 @@ def penalties(as_of: date, loan_ids) -> dict:
     if not loan_ids:
         return {}
     d, lo, hi = sql.date_literal(as_of), sql.int_literal(loan_ids[0]), sql.int_literal(loan_ids[-1])
-    listed = ", ".join(str(pk) for pk in loan_ids)
+    # The loans named in the candidates themselves: spread over the book, their id range alone would
+    # take in every overdue instalment between them.
+    only = f" AND i.loan_id IN ({', '.join(str(pk) for pk in loan_ids)})"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, penalty_new FROM ({_items(d, lo, hi)}) item WHERE loan_id IN ({listed})")
+        cursor.execute(f"SELECT id, penalty_new FROM ({_items(d, lo, hi, only=only)}) item")
         return {pk: to_fen(Decimal(str(amount))) for pk, amount in cursor.fetchall()}
 
 
@@ -111,9 +113,10 @@ def with_penalty(installments, as_of: date):
     return rows
 
 
-def _items(d, lo, hi, reset_later_penalties=False):
+def _items(d, lo, hi, reset_later_penalties=False, only=""):
     """One query: the candidate instalments, what was paid on them by the date, and from that their
-    days past due, unpaid contract amount and penalty as of the date."""
+    days past due, unpaid contract amount and penalty as of the date. `only` narrows the candidates
+    further (an SQL condition starting with AND)."""
     branches = [
         # Unpaid and due before the date: the daily case, read through the unpaid-instalment index.
         f"i.status IN {_in(UNPAID)} AND i.due_date < {d}",
@@ -124,7 +127,7 @@ def _items(d, lo, hi, reset_later_penalties=False):
         # Penalty accrued on instalments not yet due as of the date (a backdated payment is being
         # applied): as of then there was none.
         branches.append(f"i.status IN {_in(UNPAID)} AND i.due_date >= {d} AND i.penalty_accrued > i.penalty_paid")
-    candidates = " UNION ALL ".join(_candidate_select(lo, hi, branch) for branch in branches)
+    candidates = " UNION ALL ".join(_candidate_select(lo, hi, branch, only) for branch in branches)
     accrual_from = sql.greatest("a.applied_on", sql.add_days("c.penalty_start", "1"))
     principal_days = sql.greatest("0", sql.days_between(d, accrual_from) + " + 1")
     accrual_days = sql.greatest("0", sql.days_between(d, "penalty_start"))
