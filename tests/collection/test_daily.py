@@ -90,6 +90,24 @@ def test_running_the_same_date_twice_changes_nothing(book):
     assert ActivityLog.objects.count() == entries
 
 
+def test_credit_held_pays_the_instalment_that_falls_due_and_no_case_opens(book):
+    prepaid, _, _ = book["loans"]
+    first = prepaid.installments.order_by("due_date").first()
+    with time_machine.travel(at(date(2026, 2, 1)), tick=False):  # nothing due yet: held as credit
+        payment_post(actor="system", loan=prepaid, amount=first.total_due, external_reference="PRE-1", channel="cash")
+    prepaid.refresh_from_db()
+    assert prepaid.credit_balance == first.total_due
+
+    on_due_day = run(date(2026, 2, 15))
+    assert (on_due_day.loans_scanned, on_due_day.credits_applied) == (3, 1)
+    prepaid.refresh_from_db()
+    first.refresh_from_db()
+    assert prepaid.credit_balance == 0 and first.status == "paid" and first.paid_on == date(2026, 2, 15)
+    next_day = run(date(2026, 2, 16))
+    assert (next_day.cases_opened, next_day.credits_applied) == (2, 0)
+    assert not CollectionCase.objects.filter(loan=prepaid).exists()
+
+
 def test_classified_at_the_products_classify_day_by_the_rules(book):
     loan, refuser, _ = book["loans"]
     run(date(2026, 2, 16))
