@@ -93,6 +93,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="times the day is run (rolled back) against the floor")
     parser.add_argument("--statements", type=int, default=0, help="list the N costliest statements of the timed run")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     call_command("migrate", verbosity=0)
     missing = args.loans - Loan.objects.count()
     if missing > 0:
@@ -131,7 +133,10 @@ def main():
     print(
         f"loans             {loans:,} ({overdue / loans:.1%} in arrears), open cases {CollectionCase.objects.count():,}"
     )
-    print(f"warm-up run       {warm.seconds:8.2f} s  (yesterday: {warm.cases_opened:,} cases opened)")
+    print(
+        f"warm-up run       {warm.seconds:8.2f} s  (yesterday: {warm.cases_opened:,} cases opened, "
+        f"{warm.cases_classified:,} classified, {warm.cases_escalated:,} escalated)"
+    )
     print(
         f"today             {summary.loans_in_arrears:,} loans updated, {summary.cases_opened:,} cases opened, "
         f"{summary.cases_classified:,} classified, {summary.cases_escalated:,} escalated, "
