@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from core import roles
+from core.auth import role_names
 from core.filters import MAX_INTEGER, IntegerFilter
 from loans.choices import AgingBucket
 
@@ -22,13 +23,6 @@ from .models import Approval, CollectionCase, Team
 
 # Roles that see every case even when the same user is also an officer.
 WHOLE_BOOK_ROLES = {roles.MANAGER, roles.AUDITOR, roles.LEGAL_OFFICER}
-
-
-def _role_names(user):
-    """The user's role names, read once per request (the user object lives as long as the request)."""
-    if not hasattr(user, "_collection_role_names"):
-        user._collection_role_names = set(user.groups.values_list("name", flat=True))
-    return user._collection_role_names
 
 
 def _led_teams(user):
@@ -43,7 +37,7 @@ def sees_own_cases_only(user) -> bool:
     that what the user may see is known from here on)."""
     if user.is_superuser:
         return False
-    names = _role_names(user)
+    names = role_names(user)
     own = roles.OFFICER in names and not names & WHOLE_BOOK_ROLES
     if own:
         _led_teams(user)

@@ -8,7 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
+        from . import auth
+
         post_migrate.connect(sync_roles, dispatch_uid="core.sync_roles")
+        auth.connect_signals()
 
 
 def sync_roles(*, using="default", apps=None, **kwargs):

@@ -1,5 +1,12 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Nothing cached by one test (a user's permissions, throttle counts) is seen by the next."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -66,7 +66,7 @@ MIDDLEWARE = [
 # django-axes checks every login first: five failures for one username lock it for an hour.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "core.auth.CachedModelBackend",  # ModelBackend, each user's permissions kept in the cache
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
@@ -167,6 +167,24 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # --- Celery: Redis when REDIS_URL / CELERY_BROKER_URL is set, else kombu's file-system transport,
 # which works across processes with no server.
 REDIS_URL = env("REDIS_URL", default="")
+# One cache for every process (web workers, Celery, management commands): DRF's throttle counts and
+# the users' permissions (core/auth.py) must be the same in all of them. Redis when REDIS_URL is set,
+# else files under var/ (the embedded defaults run several processes too).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "huishou",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery' / 'results'}")
 if CELERY_BROKER_URL.startswith("filesystem://"):

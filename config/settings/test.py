@@ -13,6 +13,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Each test process its own cache, emptied before every test (tests/conftest.py); tests/core/test_auth.py
+# checks the Redis cache the product uses when REDIS_URL is set.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: tests never run collectstatic
 # Tests read messages in English (the source language); tests/core/test_i18n.py checks the Chinese.
 LANGUAGE_CODE = "en"
