@@ -3,7 +3,8 @@ server. Prints both, their median latencies and the ratio (target >= 0.5).
 
     createdb -h 127.0.0.1 -U postgres bench_api
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/daily_run.py --loans 100000
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/api.py --cases 1000000
+    export REDIS_URL=redis://127.0.0.1:6379/0   # the cache every worker shares, as in production
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/api.py --cases 1000000 --client
 
 The database is used as it is (seed it with bench/daily_run.py first), except that --cases N first
 grows it to N cases with synthetic copies of its open cases and their loans (bench/api_seed.py says
@@ -20,9 +21,10 @@ link of each page it gets and starts again at the first page at the end of the l
 asks for the first page every time). Each thread reads hundreds of pages a round, so most requests
 are for pages deep in the list, many starting inside a run of cases with the same priority.
 
-The bench's user is a superuser: it sees the whole book, and its permissions take no query. An API
-client holding `collection.view_collectioncase` costs the list two queries more (its permissions)
-and the trivial endpoint none.
+The bench's user is a superuser: it sees the whole book, and its permissions take no query.
+--client requests as `bench-api-client` instead, an API client (`manage.py create_api_client`) holding
+only `collection.view_collectioncase`, as an external system would: the list then reads its role and
+permissions too (the trivial endpoint asks only that the user be signed in).
 
 Before measuring, the tables the list reads are vacuumed and analysed (--no-vacuum skips it): the
 daily run rewrites most cases and loans, and where autovacuum is off or has not caught up yet, the
@@ -36,6 +38,7 @@ CPU a request takes much less."""
 
 import argparse
 import http.client
+import io
 import os
 import signal
 import socket
@@ -66,6 +69,7 @@ from collection.models import CollectionCase  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_USER = "bench-api"
+CLIENT_USER = "bench-api-client"
 CASE_LIST = "/api/v1/cases/?state=early_warning&page_size=50"
 TRIVIAL = "/bench/trivial/"
 NEEDED_APPS = {"auth", "contenttypes", "authtoken", "core", "borrowers", "loans", "collection"}
@@ -88,6 +92,14 @@ def ensure_schema():
         raise SystemExit(f"unapplied migrations for {', '.join(sorted(missing))}: run bench/daily_run.py first")
     if missing:
         print(f"note: unapplied migrations for {', '.join(sorted(missing))} (not used by the bench)")
+
+
+def client_token():
+    """The token of `bench-api-client`, an API client holding only the case list's permission, as
+    `manage.py create_api_client` makes one (run each time: it sets exactly that permission)."""
+    out = io.StringIO()
+    call_command("create_api_client", CLIENT_USER, "--perm", "collection.view_collectioncase", stdout=out)
+    return out.getvalue().strip()
 
 
 def bench_token():
@@ -281,11 +293,14 @@ def main():
     parser.add_argument("--first-page", action="store_true", help="ask for the first page every time")
     parser.add_argument("--cases", type=int, help="first grow the book to this many cases (bench/api_seed.py)")
     parser.add_argument("--no-vacuum", action="store_true", help="measure the tables as they are")
+    parser.add_argument(
+        "--client", action="store_true", help="request as an API client holding only the list's permission"
+    )
     args = parser.parse_args()
     ensure_schema()
     if args.cases:
         add_synthetic_cases(args.cases)
-    token = bench_token()
+    token = client_token() if args.client else bench_token()
     if not args.no_vacuum:
         vacuum()
     cases = CollectionCase.objects.count()
@@ -312,6 +327,7 @@ def main():
     print(f"database          {connection.vendor} {connection.settings_dict['NAME']}")
     print(f"cases             {cases:,} ({matching:,} early warning; {synthetic:,} synthetic, bench/api_seed.py)")
     print(f"server            gunicorn --workers {args.workers} --threads 1, {args.threads} client threads")
+    print(f"user              {CLIENT_USER + ' (API client)' if args.client else BENCH_USER + ' (superuser)'}")
     print(f"case list         {args.path}{'' if args.first_page else ', each client following `next`'}")
     rates, cpu = {}, {}
     for name, results in runs.items():
