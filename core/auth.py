@@ -28,8 +28,8 @@ ENTRY_SECONDS = 300
 
 
 def _entry(user):
-    """{"user": perms, "group": perms, "roles": group names} for an active, signed-in user, read once
-    per user object."""
+    """{"user": perms, "group": perms, "roles": group names} for a signed-in user, read once per user
+    object, as ModelBackend keeps its own (the backend below grants an inactive user nothing)."""
     entry = getattr(user, "_auth_entry", None)
     if entry is not None:
         return entry
