@@ -121,3 +121,12 @@ def test_with_redis_every_process_shares_the_entries_and_their_version(api_clien
             assert client.get(CASES).status_code == 403
         finally:
             cache.clear()
+
+
+def test_an_inactive_user_is_granted_nothing_its_groups_hold():
+    user = User.objects.create_user("qian")
+    user.groups.add(Group.objects.get(name=roles.MANAGER))
+    assert User.objects.get(pk=user.pk).has_perm("collection.view_collectioncase")
+    user.is_active = False
+    user.save()
+    assert not User.objects.get(pk=user.pk).has_perm("collection.view_collectioncase")
