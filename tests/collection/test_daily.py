@@ -240,6 +240,7 @@ def test_the_command_prints_a_summary(book, capsys):
         (ProductKind.MICRO_LOAN, RepaymentMethod.EQUAL_INSTALLMENT, "3000.00"),
         (ProductKind.CONSUMER_CREDIT, RepaymentMethod.EQUAL_PRINCIPAL, "20000.00"),
         (ProductKind.CAR_TITLE, RepaymentMethod.EQUAL_INSTALLMENT, "80000.00"),
+        (ProductKind.MORTGAGE, RepaymentMethod.EQUAL_INSTALLMENT, "600000.00"),
         (ProductKind.ENTERPRISE, RepaymentMethod.INTEREST_ONLY, "500000.00"),
     ],
 )
