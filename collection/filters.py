@@ -26,7 +26,8 @@ WHOLE_BOOK_ROLES = {roles.MANAGER, roles.AUDITOR, roles.LEGAL_OFFICER}
 
 
 def _led_teams(user):
-    """The ids of the teams the user leads, read once per request (like the role names)."""
+    """The ids of the teams the user leads, read once per request (the role names come from the cache,
+    core/auth.py)."""
     if not hasattr(user, "_collection_led_teams"):
         user._collection_led_teams = tuple(Team.objects.filter(lead=user).order_by("pk").values_list("pk", flat=True))
     return user._collection_led_teams
