@@ -140,7 +140,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 code="loan_closed",
             )
         quote = payoff_quote(loan)
-        return Response(PayoffQuoteSerializer({**quote.__dict__, "total": quote.total, "to_pay": quote.to_pay}).data)
+        return Response(PayoffQuoteSerializer(quote).data)  # the fields read the Quote, properties included
 
     @extend_schema(
         summary=_("Settle the loan early"),
