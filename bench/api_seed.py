@@ -42,20 +42,20 @@ def _columns(model, *leave_out):
 
 
 def _copy_statement():
-    """INSERT copy %(copy)s of every template loan and its open case, in one statement."""
+    """INSERT copy %(copy)s of every template loan and its open case, in one statement; its other
+    parameters are the open states and the synthetic loans' prefix (_copy_parameters)."""
     loan, case = Loan._meta, CollectionCase._meta
     loan_columns = _columns(Loan, loan.pk.column, "external_id")
     case_columns = _columns(CollectionCase, case.pk.column, "loan_id")
-    states = ", ".join(f"'{state}'" for state in OPEN)
     return f"""
         WITH templates AS (
             SELECT c.{case.pk.column} AS case_id, c.loan_id
             FROM {case.db_table} c JOIN {loan.db_table} l ON l.{loan.pk.column} = c.loan_id
-            WHERE c.state IN ({states}) AND l.external_id NOT LIKE '{PREFIX}%%'
+            WHERE c.state = ANY(%(open)s) AND l.external_id NOT LIKE %(prefix)s || '%%'
         ), new_loans AS (
             INSERT INTO {loan.db_table} ({", ".join(loan_columns)}, external_id)
             SELECT {", ".join(f"l.{column}" for column in loan_columns)},
-                   '{PREFIX}' || %(copy)s || '-' || l.{loan.pk.column}
+                   %(prefix)s || %(copy)s || '-' || l.{loan.pk.column}
             FROM templates t JOIN {loan.db_table} l ON l.{loan.pk.column} = t.loan_id
             RETURNING {loan.pk.column} AS id, external_id
         )
@@ -89,7 +89,7 @@ def add_synthetic_cases(target):
     started = time.perf_counter()
     for copy in range(first, first + copies):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(statement, {"copy": copy})
+            cursor.execute(statement, {"copy": copy, "open": list(OPEN), "prefix": PREFIX})
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {Loan._meta.db_table}, {CollectionCase._meta.db_table}")
     added, seconds = copies * templates, time.perf_counter() - started

@@ -255,24 +255,36 @@ class _Assigner:
 
 def _score(first_id, last_id):
     """Recompute the priority of open cases from the weights in collection.rules: one UPDATE,
-    touching only the cases whose score changes."""
+    touching only the cases whose score changes. Raw SQL: the score reads the case's loan and its
+    borrower, and an ORM update cannot refer to joined rows."""
     w = rules.PRIORITY_WEIGHTS
-    grade_points = " ".join(f"WHEN '{grade}' THEN {points}" for grade, points in w["risk_grade"].items())
+    p = sql.Params(
+        low=first_id,
+        high=last_id,
+        states=list(OPEN),
+        per_bucket=w["per_bucket"],
+        per_yuan=w["per_yuan"],
+        amount_cap=w["amount_cap"],
+        per_broken=w["per_broken"],
+        unreachable=w["unreachable"],
+    )
+    grade_points = " ".join(f"WHEN {p.add(grade)} THEN {p.add(points)}" for grade, points in w["risk_grade"].items())
     case = "collection_collectioncase"
-    score = f"""(CAST(SUBSTR(l.aging_bucket, 2) AS INTEGER) * {w["per_bucket"]}
-        + {sql.least(sql.floor_int(f"l.overdue_amount / {w['per_yuan']}"), str(w["amount_cap"]))}
+    score = f"""(CAST(SUBSTR(l.aging_bucket, 2) AS INTEGER) * %(per_bucket)s
+        + LEAST(FLOOR(l.overdue_amount / %(per_yuan)s), %(amount_cap)s)
         + (CASE b.risk_grade {grade_points} ELSE 0 END)
-        + {case}.broken_promises * {w["per_broken"]}
-        + (CASE WHEN {case}.unreachable THEN {w["unreachable"]} ELSE 0 END))"""
-    open_states = ", ".join(f"'{state}'" for state in OPEN)
-    low, high = sql.int_literal(first_id), sql.int_literal(last_id)
+        + {case}.broken_promises * %(per_broken)s
+        + (CASE WHEN {case}.unreachable THEN %(unreachable)s ELSE 0 END))"""
     with connection.cursor() as cursor:
-        cursor.execute(f"""
+        cursor.execute(
+            f"""
             UPDATE {case} SET priority_score = {score}
             FROM loans_loan l JOIN borrowers_borrower b ON b.id = l.borrower_id
-            WHERE {case}.loan_id = l.id AND l.id BETWEEN {low} AND {high}
-              AND {case}.loan_id BETWEEN {low} AND {high}
-              AND {case}.state IN ({open_states}) AND {case}.priority_score <> {score}""")
+            WHERE {case}.loan_id = l.id AND l.id BETWEEN %(low)s AND %(high)s
+              AND {case}.loan_id BETWEEN %(low)s AND %(high)s
+              AND {case}.state = ANY(%(states)s) AND {case}.priority_score <> {score}""",
+            p,
+        )
 
 
 def _judge_promises(as_of, in_range):
@@ -339,26 +351,37 @@ def _cases_to_review(as_of, first_id, last_id):
     one pass over the open cases and their loans (a join on the loans reads only the chunk's, which
     an ORM query on the cases does not do). A superset: each step applies its own conditions to
     these few cases."""
-    d, low, high = sql.date_literal(as_of), sql.int_literal(first_id), sql.int_literal(last_id)
-    resolvable = ", ".join(f"'{state}'" for state in (S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL))
+    p = sql.Params(
+        as_of=as_of,
+        low=first_id,
+        high=last_id,
+        resolvable=[S.EARLY_WARNING, S.MINOR, S.SERIOUS, S.LEGAL],
+        early_warning=S.EARLY_WARNING,
+        minor=S.MINOR,
+        broken_for_serious=rules.BROKEN_PROMISES_FOR_SERIOUS,
+    )
     # What _escalate's may_be_serious asks, loosened (a grace period that ended is enough).
-    may_be_serious = f"""(l.days_past_due > pr.serious_days OR c.grace_until < {d}
-        OR c.broken_promises >= {sql.int_literal(rules.BROKEN_PROMISES_FOR_SERIOUS)}
+    may_be_serious = """(l.days_past_due > pr.serious_days OR c.grace_until < %(as_of)s
+        OR c.broken_promises >= %(broken_for_serious)s
         OR c.unreachable OR c.refused_to_pay OR c.suspected_evasion OR c.collateral_at_risk)"""
     steps = {
-        "resolve": f"c.state IN ({resolvable}) AND l.overdue_amount = 0",
-        "classify": f"c.state = '{S.EARLY_WARNING}' AND l.days_past_due >= pr.classify_day",
-        "escalate": f"c.state = '{S.MINOR}' AND (c.grace_until IS NULL OR c.grace_until < {d}) AND {may_be_serious}",
+        "resolve": "c.state = ANY(%(resolvable)s) AND l.overdue_amount = 0",
+        "classify": "c.state = %(early_warning)s AND l.days_past_due >= pr.classify_day",
+        "escalate": f"c.state = %(minor)s AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s)"
+        f" AND {may_be_serious}",
     }
     flags = ", ".join(f"CASE WHEN {condition} THEN 1 ELSE 0 END" for condition in steps.values())
     with connection.cursor() as cursor:
-        cursor.execute(f"""
+        cursor.execute(
+            f"""
             SELECT c.id, {flags}
             FROM collection_collectioncase c
             JOIN loans_loan l ON l.id = c.loan_id
             JOIN loans_loanproduct pr ON pr.id = l.product_id
-            WHERE c.loan_id BETWEEN {low} AND {high} AND l.id BETWEEN {low} AND {high}
-              AND ({" OR ".join(f"({condition})" for condition in steps.values())})""")
+            WHERE c.loan_id BETWEEN %(low)s AND %(high)s AND l.id BETWEEN %(low)s AND %(high)s
+              AND ({" OR ".join(f"({condition})" for condition in steps.values())})""",
+            p,
+        )
         rows = cursor.fetchall()
     return {step: {row[0] for row in rows if row[1 + i]} for i, step in enumerate(steps)}
 
@@ -570,8 +593,7 @@ def _write_per_case(cases, names):
         key = json.dumps(values, sort_keys=True, cls=DjangoJSONEncoder)
         by_values.setdefault(key, (values, []))[1].append(case.pk)
     for values, ids in by_values.values():
-        for start in range(0, len(ids), 5000):  # within SQLite's limit on a statement's parameters
-            CollectionCase.objects.filter(pk__in=ids[start : start + 5000]).update(**values)
+        CollectionCase.objects.filter(pk__in=ids).update(**values)
 
 
 def _log(entries):

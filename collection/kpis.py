@@ -38,7 +38,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from core import sql
 from core.money import ZERO, to_fen
 from loans import rules as loan_rules
-from loans.choices import AgingBucket, InstallmentStatus, LoanStatus, RegulatoryClass
+from loans.choices import AgingBucket, Component, InstallmentStatus, LoanStatus, RegulatoryClass
 from loans.models import Loan, Payment
 
 from .choices import CaseState, PromiseStatus, ResolutionReason
@@ -66,8 +66,8 @@ def as_percent(rate) -> Decimal | None:
 
 
 def _money(value) -> Decimal:
-    """A sum read back from raw SQL (SQLite hands back floats) as Decimal yuan."""
-    return to_fen(Decimal(str(value))) if value is not None else ZERO
+    """A sum read back from the database (a Decimal, or None over no rows) in yuan to the fen."""
+    return to_fen(value) if value is not None else ZERO
 
 
 # --- Months -----------------------------------------------------------------------------------------
@@ -184,30 +184,37 @@ class Snapshot:
         return sum((self.outstanding[b] for b in worse), ZERO)
 
 
-def _bucket_of_days(days_past_due_sql):
-    return sql.case_by_upper_bound(days_past_due_sql, loan_rules.AGING_BUCKETS, AgingBucket.M7)
+def _bucket_of_days(days_past_due_sql, params):
+    return sql.case_by_upper_bound(days_past_due_sql, loan_rules.AGING_BUCKETS, AgingBucket.M7, params)
 
 
-def _book_history_sql(ends: list[date]) -> str:
-    """One statement: every loan on the book at each month end, its principal outstanding, contractual
-    arrears and days past due that day (from the instalments' due dates and the allocation lines
-    applied on or before it, as loans/delinquency.py computes them), its bucket then and a month
-    earlier; grouped by (month end, bucket, bucket a month earlier).
+def _book_history_sql(ends: list[date]) -> tuple[str, sql.Params]:
+    """One statement and its parameters: every loan on the book at each month end, its principal
+    outstanding, contractual arrears and days past due that day (from the instalments' due dates and
+    the allocation lines applied on or before it, as loans/delinquency.py computes them), its bucket
+    then and a month earlier; grouped by (month end, bucket, bucket a month earlier). Raw SQL: the
+    ORM has no way to write the month ends as a table joined to every loan, nor the window that
+    carries the principal repaid forward.
 
     It is built to cost about one pass over allocations and instalments, with plans that do not hang
     on the planner's row estimates: principal repaid is summed per loan and month once and carried
     forward by a window; only instalments paid late (or not yet) can be overdue at a month end, so
-    only they meet the list of month ends; and the per-loan figures meet in one GROUP BY rather
-    than in joins. The dates are real `date` objects made literals by core.sql, so nothing else can
-    reach the statement."""
-    literals = [sql.date_literal(day) for day in ends]
-    values = ", ".join(f"({index}, {literal})" for index, literal in enumerate(literals))
+    only they meet the list of month ends (a VALUES list, so the planner knows how many there are);
+    and the per-loan figures meet in one GROUP BY rather than in joins."""
+    p = sql.Params(
+        first=ends[0],
+        last=ends[-1],
+        superseded=InstallmentStatus.SUPERSEDED,
+        principal=Component.PRINCIPAL,
+        penalty=Component.PENALTY,
+    )
+    values = ", ".join(f"({p.add(index)}, {p.add(day)})" for index, day in enumerate(ends))
     # The first month end on or after the day an allocation took effect (later days are filtered out).
     month_of_applied = sql.case_by_upper_bound(
-        "a.applied_on", [(literal, index) for index, literal in enumerate(literals)], len(ends) - 1
+        "a.applied_on", [(day, index) for index, day in enumerate(ends)], len(ends) - 1, p
     )
-    first, last = literals[0], literals[-1]
-    return f"""
+    bucket = _bucket_of_days("dpd", p)
+    text = f"""
         WITH ends(idx, as_of) AS (VALUES {values}),
         book AS (
             SELECT l.id AS loan_id, e.idx, l.principal
@@ -218,22 +225,22 @@ def _book_history_sql(ends: list[date]) -> str:
             SELECT i.loan_id, {month_of_applied} AS idx, SUM(a.amount) AS amount
             FROM loans_paymentallocation a
             JOIN loans_installment i ON i.id = a.installment_id
-            WHERE a.component = 'principal' AND a.applied_on <= {last}
+            WHERE a.component = %(principal)s AND a.applied_on <= %(last)s
             GROUP BY i.loan_id, {month_of_applied}
         ),
         late AS (
             SELECT i.id, i.loan_id, i.due_date, i.paid_on, i.principal_due + i.interest_due + i.fee_due AS due
             FROM loans_installment i
-            WHERE i.status <> '{InstallmentStatus.SUPERSEDED}' AND i.due_date < {last}
-              AND (i.paid_on IS NULL OR (i.paid_on > i.due_date AND i.paid_on > {first}))
+            WHERE i.status <> %(superseded)s AND i.due_date < %(last)s
+              AND (i.paid_on IS NULL OR (i.paid_on > i.due_date AND i.paid_on > %(first)s))
         ),
         unpaid AS (
-            SELECT i.loan_id, e.idx, {sql.days_between("e.as_of", "i.due_date")} AS days,
+            SELECT i.loan_id, e.idx, e.as_of - i.due_date AS days,
                    i.due - COALESCE(SUM(a.amount), 0) AS amount
             FROM late i
             JOIN ends e ON i.due_date < e.as_of AND (i.paid_on IS NULL OR i.paid_on > e.as_of)
             LEFT JOIN loans_paymentallocation a
-                   ON a.installment_id = i.id AND a.applied_on <= e.as_of AND a.component <> 'penalty'
+                   ON a.installment_id = i.id AND a.applied_on <= e.as_of AND a.component <> %(penalty)s
             GROUP BY i.id, i.loan_id, e.idx, e.as_of, i.due_date, i.due
         ),
         steps AS (
@@ -257,8 +264,8 @@ def _book_history_sql(ends: list[date]) -> str:
             HAVING MAX(on_book) = 1
         ),
         moves AS (
-            SELECT idx, outstanding, arrears, {_bucket_of_days("dpd")} AS bucket,
-                   LAG(idx) OVER by_loan AS previous_idx, LAG({_bucket_of_days("dpd")}) OVER by_loan AS previous_bucket
+            SELECT idx, outstanding, arrears, {bucket} AS bucket,
+                   LAG(idx) OVER by_loan AS previous_idx, LAG({bucket}) OVER by_loan AS previous_bucket
             FROM loan_days
             WINDOW by_loan AS (PARTITION BY loan_id ORDER BY idx)
         )
@@ -266,6 +273,7 @@ def _book_history_sql(ends: list[date]) -> str:
                COUNT(*), SUM(outstanding), SUM(arrears)
         FROM moves
         GROUP BY idx, bucket, CASE WHEN previous_idx = idx - 1 THEN previous_bucket END"""
+    return text, p
 
 
 def book_history(ends: list[date]) -> list[Snapshot]:
@@ -273,7 +281,7 @@ def book_history(ends: list[date]) -> list[Snapshot]:
     the previous end. One query; its cost grows with instalments × month ends, not with page views."""
     snapshots = [Snapshot(as_of=day) for day in ends]
     with connection.cursor() as cursor:
-        cursor.execute(_book_history_sql(ends))
+        cursor.execute(*_book_history_sql(ends))
         rows = cursor.fetchall()
     for idx, bucket, previous_bucket, loans, outstanding, arrears in rows:
         snapshot = snapshots[idx]

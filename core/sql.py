@@ -1,85 +1,51 @@
-"""The few SQL spellings that differ between PostgreSQL and SQLite, for the set-based batch code.
-Each returns a SQL fragment; arguments are SQL fragments too (column names or placeholders). And the
-batch code's two helpers that run SQL: tune_for_batch and insert_rows."""
+"""Helpers for the hand-written set-based SQL (the daily run, the book history, the case list).
 
-from datetime import date
+Values never enter a statement's text: they travel as named parameters. `Params` collects them
+while a statement is composed, and hands out the placeholder of each one, so a table of rule
+values (aging buckets, class floors) becomes a CASE whose bounds and results are all parameters.
+Only SQL fragments (column expressions, table names written in the code) are put into the text."""
 
 from django.db import connection
 from django.utils import timezone
 
 
-def is_postgres():
-    return connection.vendor == "postgresql"
+class Params(dict):
+    """The named parameters of one statement. Give the fixed ones by name and add the rest as the
+    text is composed: `p.add(value)` stores the value and returns its placeholder."""
+
+    def add(self, value):
+        name = f"p{len(self)}"
+        while name in self:
+            name += "_"
+        self[name] = value
+        return f"%({name})s"
+
+    def bound(self, bound):
+        """A table's bound: a SQL expression (a column of the product, as text) stays one; a number
+        is a parameter."""
+        return bound if isinstance(bound, str) else self.add(bound)
 
 
-def date_literal(day):
-    """A date as a SQL literal. Only real `date` objects are accepted, so nothing else can be
-    spliced into the statement."""
-    if not isinstance(day, date):
-        raise TypeError(f"expected a date, got {day!r}")
-    text = f"'{day.isoformat()}'"
-    return f"{text}::date" if is_postgres() else text
-
-
-def int_literal(value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an int, got {value!r}")
-    return str(value)
-
-
-def days_between(later, earlier):
-    """Whole days from `earlier` to `later` (dates)."""
-    if is_postgres():
-        return f"({later} - {earlier})"
-    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-
-
-def add_days(day, days):
-    if is_postgres():
-        return f"({day} + ({days}))"
-    return f"date({day}, printf('%+d days', {days}))"
-
-
-def floor_int(expr):
-    """The integer part of a non-negative number."""
-    return f"FLOOR({expr})" if is_postgres() else f"CAST({expr} AS INTEGER)"
-
-
-def greatest(*args):
-    return f"{'GREATEST' if is_postgres() else 'MAX'}({', '.join(args)})"
-
-
-def least(*args):
-    return f"{'LEAST' if is_postgres() else 'MIN'}({', '.join(args)})"
-
-
-def case_by_upper_bound(expr, table, last):
+def case_by_upper_bound(expr, table, last, params):
     """CASE over a table of (upper bound, value) pairs, ascending: the first bound `expr` is within."""
-    whens = " ".join(f"WHEN {expr} <= {bound} THEN {_literal(value)}" for bound, value in table)
-    return f"(CASE {whens} ELSE {_literal(last)} END)"
+    whens = " ".join(f"WHEN {expr} <= {params.bound(bound)} THEN {params.add(value)}" for bound, value in table)
+    return f"(CASE {whens} ELSE {params.add(last)} END)"
 
 
-def case_by_lower_bound(expr, table, otherwise):
+def case_by_lower_bound(expr, table, otherwise, params):
     """CASE over (strictly above, value) pairs, descending: the first bound `expr` is above."""
-    whens = " ".join(f"WHEN {expr} > {bound} THEN {_literal(value)}" for bound, value in table)
-    return f"(CASE {whens} ELSE {_literal(otherwise)} END)"
-
-
-def _literal(value):
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return str(int(value))
+    whens = " ".join(f"WHEN {expr} > {params.bound(bound)} THEN {params.add(value)}" for bound, value in table)
+    return f"(CASE {whens} ELSE {params.add(otherwise)} END)"
 
 
 def tune_for_batch():
-    """For the rest of the transaction, on PostgreSQL: no JIT compilation (it takes longer than a
-    batch step's statements run) and no parallel workers (a batch spreads over chunks and workers
-    instead, and starting them costs more than they save on a chunk)."""
-    if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
-            )
+    """For the rest of the transaction: no JIT compilation (it takes longer than a batch step's
+    statements run) and no parallel workers (a batch spreads over chunks and workers instead, and
+    starting them costs more than they save on a chunk)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
+        )
 
 
 def insert_rows(model, rows, *, batch_size=500):

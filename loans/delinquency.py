@@ -19,6 +19,12 @@ Penalty on one instalment, as of day D, with S = due date + grace days:
     rate/365 × Σ over days d in (S, D] of the principal still unpaid on d
   = rate/365 × (principal_due × (D − S) − Σ_payments amount × days from max(paid day, S+1) to D)
 and never less than the penalty already paid on it.
+
+Hand-written SQL because the run must take a fixed number of set-based statements whatever the range
+holds: a temporary table of the candidate instalments, then UPDATE ... FROM its per-loan aggregate.
+The ORM has no UPDATE ... FROM: it would take a correlated subquery per column, each reading the
+instalments and their allocation lines again. Every value (the date, the id range, statuses, the rules'
+tables) is a query parameter; only SQL fragments are composed into the text.
 """
 
 from datetime import date
@@ -30,11 +36,12 @@ from core import sql
 from core.money import to_fen
 
 from . import rules
-from .choices import InstallmentStatus, LoanStatus
+from .choices import AgingBucket, Component, Ifrs9Stage, InstallmentStatus, LoanStatus, RegulatoryClass
 
 # The loans the update looks after; written-off and transferred loans are out of collection.
 LIVE_STATUSES = [LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.RESTRUCTURED, LoanStatus.PAID_OFF]
 UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
+CONTRACT = [Component.PRINCIPAL, Component.INTEREST, Component.FEE]  # what the schedule owes, penalty aside
 ITEMS = "delinquency_item"
 
 
@@ -52,39 +59,46 @@ def update_loan(*, as_of: date, loan_id: int) -> dict:
 
 
 def _update(as_of, first_id, last_id, *, one_loan):
-    d, lo, hi = sql.date_literal(as_of), sql.int_literal(first_id), sql.int_literal(last_id)
     installments = 0
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {ITEMS}")
-        cursor.execute(f"CREATE TEMP TABLE {ITEMS} AS {_items(d, lo, hi, reset_later_penalties=one_loan)}")
+        params = _params(as_of, first_id, last_id)
+        cursor.execute(f"CREATE TEMP TABLE {ITEMS} AS {_items(params, reset_later_penalties=one_loan)}", params)
         if one_loan:
             cursor.execute(_write_installments())
             installments = cursor.rowcount
-        cursor.execute(_write_loans(d))
+        params = _params(as_of, first_id, last_id)
+        cursor.execute(_write_loans(params), params)
         in_arrears = cursor.rowcount
-        cursor.execute(_clear_loans(d, lo, hi))
+        params = _params(as_of, first_id, last_id)
+        cursor.execute(_clear_loans(params), params)
         cleared = cursor.rowcount
         cursor.execute(f"DROP TABLE IF EXISTS {ITEMS}")
     return {"installments": installments, "loans_in_arrears": in_arrears, "loans_cleared": cleared}
 
 
-def _in(values):
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+def _params(as_of, first_id, last_id):
+    """A statement's parameters: the date and the id range by name, the rest added as it is composed."""
+    return sql.Params(as_of=as_of, lo=first_id, hi=last_id)
 
 
-def _candidate_select(lo, hi, condition, loans=""):
-    penalty_rate = sql.least("pr.penalty_rate", sql.greatest("pr.overdue_charge_cap_rate - l.annual_rate", "0"))
+def _in(values, params):
+    """The placeholder of a list of choices, for `column IN ...` (a tuple is sent as a SQL list)."""
+    return params.add(tuple(str(value) for value in values))
+
+
+def _candidate_select(params, condition, loans=""):
     return f"""
         SELECT i.id, i.loan_id, i.status, i.due_date, i.principal_due,
                i.principal_due + i.interest_due + i.fee_due AS contract_due,
                i.penalty_accrued AS penalty_old, i.penalty_paid AS penalty_paid_total,
-               {sql.add_days("i.due_date", "pr.grace_days")} AS penalty_start,
-               {penalty_rate} AS penalty_rate
+               i.due_date + pr.grace_days AS penalty_start,
+               LEAST(pr.penalty_rate, GREATEST(pr.overdue_charge_cap_rate - l.annual_rate, 0)) AS penalty_rate
         FROM loans_installment i
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id
-        WHERE i.loan_id BETWEEN {lo} AND {hi} AND l.id BETWEEN {lo} AND {hi}
-          AND l.status IN {_in(LIVE_STATUSES)} AND {condition}{loans}"""
+        WHERE i.loan_id BETWEEN %(lo)s AND %(hi)s AND l.id BETWEEN %(lo)s AND %(hi)s
+          AND l.status IN {_in(LIVE_STATUSES, params)} AND {condition}{loans}"""
 
 
 def penalties(as_of: date, loan_ids) -> dict:
@@ -93,12 +107,13 @@ def penalties(as_of: date, loan_ids) -> dict:
     loan_ids = sorted({int(pk) for pk in loan_ids})
     if not loan_ids:
         return {}
-    d, lo, hi = sql.date_literal(as_of), sql.int_literal(loan_ids[0]), sql.int_literal(loan_ids[-1])
+    params = _params(as_of, loan_ids[0], loan_ids[-1])
     # The loans named in the candidates themselves: spread over the book, their id range alone would
     # take in every overdue instalment between them.
-    only = f" AND i.loan_id IN ({', '.join(str(pk) for pk in loan_ids)})"
+    params["loans"] = loan_ids
+    only = " AND i.loan_id = ANY(%(loans)s)"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, penalty_new FROM ({_items(d, lo, hi, only=only)}) item")
+        cursor.execute(f"SELECT id, penalty_new FROM ({_items(params, only=only)}) item", params)
         return {pk: to_fen(Decimal(str(amount))) for pk, amount in cursor.fetchall()}
 
 
@@ -113,49 +128,54 @@ def with_penalty(installments, as_of: date):
     return rows
 
 
-def _items(d, lo, hi, reset_later_penalties=False, only=""):
+def _items(params, reset_later_penalties=False, only=""):
     """One query: the candidate instalments, what was paid on them by the date, and from that their
     days past due, unpaid contract amount and penalty as of the date. `only` narrows the candidates
-    further (an SQL condition starting with AND)."""
+    further (an SQL condition starting with AND, its values in `params`)."""
     branches = [
         # Unpaid and due before the date: the daily case, read through the unpaid-instalment index.
-        f"i.status IN {_in(UNPAID)} AND i.due_date < {d}",
+        f"i.status IN {_in(UNPAID, params)} AND i.due_date < %(as_of)s",
         # Paid, but only after the date: a re-run of a past date sees them unpaid.
-        f"i.status = '{InstallmentStatus.PAID}' AND i.paid_on > {d} AND i.due_date < {d}",
+        f"i.status = {params.add(str(InstallmentStatus.PAID))} AND i.paid_on > %(as_of)s AND i.due_date < %(as_of)s",
     ]
     if reset_later_penalties:
         # Penalty accrued on instalments not yet due as of the date (a backdated payment is being
         # applied): as of then there was none.
-        branches.append(f"i.status IN {_in(UNPAID)} AND i.due_date >= {d} AND i.penalty_accrued > i.penalty_paid")
-    candidates = " UNION ALL ".join(_candidate_select(lo, hi, branch, only) for branch in branches)
-    accrual_from = sql.greatest("a.applied_on", sql.add_days("c.penalty_start", "1"))
-    principal_days = sql.greatest("0", sql.days_between(d, accrual_from) + " + 1")
-    accrual_days = sql.greatest("0", sql.days_between(d, "penalty_start"))
-    penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {rules.DAYS_PER_YEAR}, 2)"
+        branches.append(
+            f"i.status IN {_in(UNPAID, params)} AND i.due_date >= %(as_of)s AND i.penalty_accrued > i.penalty_paid"
+        )
+    candidates = " UNION ALL ".join(_candidate_select(params, branch, only) for branch in branches)
+    principal_days = "GREATEST(0, %(as_of)s - GREATEST(a.applied_on, c.penalty_start + 1) + 1)"
+    accrual_days = "GREATEST(0, %(as_of)s - penalty_start)"
+    days_per_year = params.add(rules.DAYS_PER_YEAR)
+    penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {days_per_year}, 2)"
+    pending = params.add(str(InstallmentStatus.PENDING))
 
     def paid(amount):
         # A pending instalment has nothing paid on it as of any date (a reversal mirrors each line
         # of the payment with the line's own date), so only the others are looked up. A lookup per
         # instalment through the allocations' instalment index: a join would let the planner, which
         # cannot tell how few unpaid instalments are overdue, read every allocation of the book.
-        return f"""CASE WHEN c.status = '{InstallmentStatus.PENDING}' THEN 0
+        return f"""CASE WHEN c.status = {pending} THEN 0
             ELSE COALESCE((SELECT SUM({amount}) FROM loans_paymentallocation a
-                           WHERE a.installment_id = c.id AND a.applied_on <= {d}), 0) END"""
+                           WHERE a.installment_id = c.id AND a.applied_on <= %(as_of)s), 0) END"""
 
-    contract = "CASE WHEN a.component IN ('principal', 'interest', 'fee') THEN a.amount ELSE 0 END"
+    contract = f"CASE WHEN a.component IN {_in(CONTRACT, params)} THEN a.amount ELSE 0 END"
+    penalty_component = params.add(str(Component.PENALTY))
+    principal_component = params.add(str(Component.PRINCIPAL))
     return f"""
         WITH candidate AS ({candidates})
         SELECT id, loan_id, due_date, penalty_old, penalty_paid, penalty_paid_total,
-               CASE WHEN due_date < {d} THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
-               CASE WHEN due_date < {d} AND contract_due - contract_paid > 0
-                    THEN {sql.days_between(d, "due_date")} ELSE 0 END AS dpd,
-               {sql.greatest("penalty_paid_total", penalty, "0")} AS penalty_new
+               CASE WHEN due_date < %(as_of)s THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
+               CASE WHEN due_date < %(as_of)s AND contract_due - contract_paid > 0
+                    THEN %(as_of)s - due_date ELSE 0 END AS dpd,
+               GREATEST(penalty_paid_total, {penalty}, 0) AS penalty_new
         FROM (
             SELECT c.id, c.loan_id, c.due_date, c.principal_due, c.contract_due, c.penalty_old,
                    c.penalty_paid_total, c.penalty_start, c.penalty_rate,
                    {paid(contract)} AS contract_paid,
-                   {paid("CASE WHEN a.component = 'penalty' THEN a.amount ELSE 0 END")} AS penalty_paid,
-                   {paid(f"CASE WHEN a.component = 'principal' THEN a.amount * {principal_days} ELSE 0 END")}
+                   {paid(f"CASE WHEN a.component = {penalty_component} THEN a.amount ELSE 0 END")} AS penalty_paid,
+                   {paid(f"CASE WHEN a.component = {principal_component} THEN a.amount * {principal_days} ELSE 0 END")}
                        AS principal_days
             FROM candidate c
         ) item"""
@@ -170,42 +190,44 @@ def _write_installments():
         WHERE loans_installment.id = c.id AND c.penalty_new <> c.penalty_old"""
 
 
-def _loan_derived(dpd, manual="loans_loan.manual_regulatory_class"):
+def _loan_derived(dpd, params, manual="loans_loan.manual_regulatory_class"):
     """SQL for bucket, class and stage from a days-past-due expression, from the rules' tables."""
     floors = rules.class_floors("pr.loss_after_days", "pr.doubtful_after_days", "pr.substandard_after_days")
-    floor = sql.case_by_lower_bound(dpd, floors, rules.RegulatoryClass.NORMAL)
-    klass = sql.greatest(f"COALESCE({manual}, 1)", floor)
-    bucket = sql.case_by_upper_bound(dpd, rules.AGING_BUCKETS, rules.AgingBucket.M7)
-    stage = sql.case_by_lower_bound(dpd, rules.IFRS9_STAGES, rules.Ifrs9Stage.STAGE_1)
+    floor = sql.case_by_lower_bound(dpd, floors, RegulatoryClass.NORMAL, params)
+    klass = f"GREATEST(COALESCE({manual}, {params.add(int(RegulatoryClass.NORMAL))}), {floor})"
+    bucket = sql.case_by_upper_bound(dpd, rules.AGING_BUCKETS, AgingBucket.M7, params)
+    stage = sql.case_by_lower_bound(dpd, rules.IFRS9_STAGES, Ifrs9Stage.STAGE_1, params)
     return bucket, klass, stage
 
 
-def _status(overdue):
+def _status(overdue, params):
     """Active and overdue follow the arrears; other statuses are the workflow's to set."""
-    return f"""CASE WHEN loans_loan.status IN ('{LoanStatus.ACTIVE}', '{LoanStatus.OVERDUE}', '{LoanStatus.PAID_OFF}')
-                    THEN CASE WHEN {overdue} > 0 THEN '{LoanStatus.OVERDUE}'
-                              WHEN loans_loan.status = '{LoanStatus.PAID_OFF}' THEN '{LoanStatus.PAID_OFF}'
-                              ELSE '{LoanStatus.ACTIVE}' END
+    following = _in([LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.PAID_OFF], params)
+    paid_off = params.add(str(LoanStatus.PAID_OFF))
+    return f"""CASE WHEN loans_loan.status IN {following}
+                    THEN CASE WHEN {overdue} > 0 THEN {params.add(str(LoanStatus.OVERDUE))}
+                              WHEN loans_loan.status = {paid_off} THEN {paid_off}
+                              ELSE {params.add(str(LoanStatus.ACTIVE))} END
                     ELSE loans_loan.status END"""
 
 
-def _write_loans(d):
-    bucket, klass, stage = _loan_derived("agg.dpd")
+def _write_loans(params):
+    bucket, klass, stage = _loan_derived("agg.dpd", params)
     return f"""
         UPDATE loans_loan SET
             days_past_due = agg.dpd,
             overdue_amount = agg.overdue,
-            overdue_since = CASE WHEN agg.dpd > 0 THEN {sql.add_days(d, "1 - agg.dpd")} ELSE NULL END,
+            overdue_since = CASE WHEN agg.dpd > 0 THEN %(as_of)s + (1 - agg.dpd) ELSE NULL END,
             penalty_outstanding = agg.penalty,
             aging_bucket = {bucket},
             regulatory_class = {klass},
             ifrs9_stage = {stage},
-            status = {_status("agg.overdue")},
-            balances_as_of = {d}
+            status = {_status("agg.overdue", params)},
+            balances_as_of = %(as_of)s
         FROM (
             SELECT loan_id, MAX(dpd) AS dpd,
-                   SUM(contract_unpaid + CASE WHEN due_date < {d}
-                                              THEN {sql.greatest("penalty_new - penalty_paid", "0")} ELSE 0 END)
+                   SUM(contract_unpaid + CASE WHEN due_date < %(as_of)s
+                                              THEN GREATEST(penalty_new - penalty_paid, 0) ELSE 0 END)
                        AS overdue,
                    SUM(penalty_new - penalty_paid_total) AS penalty
             FROM {ITEMS} GROUP BY loan_id
@@ -213,18 +235,18 @@ def _write_loans(d):
         WHERE loans_loan.id = agg.loan_id AND pr.id = loans_loan.product_id
           AND (loans_loan.days_past_due <> agg.dpd OR loans_loan.overdue_amount <> agg.overdue
                OR loans_loan.penalty_outstanding <> agg.penalty OR loans_loan.balances_as_of IS NULL
-               OR loans_loan.balances_as_of <> {d})"""
+               OR loans_loan.balances_as_of <> %(as_of)s)"""
 
 
-def _clear_loans(d, lo, hi):
-    bucket, klass, stage = _loan_derived("0")
+def _clear_loans(params):
+    bucket, klass, stage = _loan_derived("0", params)
     return f"""
         UPDATE loans_loan SET
             days_past_due = 0, overdue_amount = 0, overdue_since = NULL,
             aging_bucket = {bucket}, regulatory_class = {klass}, ifrs9_stage = {stage},
-            status = {_status("0")}, balances_as_of = {d}
+            status = {_status("0", params)}, balances_as_of = %(as_of)s
         FROM loans_loanproduct pr
-        WHERE pr.id = loans_loan.product_id AND loans_loan.id BETWEEN {lo} AND {hi}
+        WHERE pr.id = loans_loan.product_id AND loans_loan.id BETWEEN %(lo)s AND %(hi)s
           AND (loans_loan.days_past_due > 0 OR loans_loan.overdue_amount > 0)
-          AND loans_loan.status IN {_in(LIVE_STATUSES)}
+          AND loans_loan.status IN {_in(LIVE_STATUSES, params)}
           AND loans_loan.id NOT IN (SELECT loan_id FROM {ITEMS})"""

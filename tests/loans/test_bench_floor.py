@@ -14,7 +14,7 @@ from collection import daily
 from core.dates import business_today
 from loans import demo
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 COLUMNS = (
     "days_past_due, overdue_since, overdue_amount, penalty_outstanding, aging_bucket, regulatory_class, "
@@ -56,7 +56,7 @@ def test_the_floor_sets_on_every_loan_in_arrears_what_the_daily_run_sets(travel)
                 penalty_outstanding = 0, aging_bucket = 'M0', regulatory_class = 1, ifrs9_stage = 1,
                 status = CASE WHEN status = 'overdue' THEN 'active' ELSE status END, balances_as_of = NULL
             WHERE days_past_due > 0""")
-        cursor.execute(floor.statement(today))
+        cursor.execute(*floor.statement(today))
     assert len(expected) > 40 and partly_paid > 5 and with_penalty > 20  # the book exercises every term
     assert loans_in_arrears() == expected
 
@@ -65,5 +65,5 @@ def test_the_days_past_due_floor_sets_days_past_due_alone(travel):
     today, expected = demo_book_after_a_run(100)
     with connection.cursor() as cursor:
         cursor.execute("UPDATE loans_loan SET days_past_due = 1 WHERE days_past_due > 0")
-        cursor.execute(floor.days_past_due_statement(today))
+        cursor.execute(*floor.days_past_due_statement(today))
     assert expected and loans_in_arrears() == expected
