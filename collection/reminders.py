@@ -5,8 +5,7 @@ with `INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING`, so planni
 creates nothing new.
 
 Dispatching (a Celery beat task every minute, spread over workers): a worker claims a batch of due
-rows with `SELECT ... FOR UPDATE SKIP LOCKED` (on SQLite, whose writers are serialised anyway, the
-claim is the UPDATE guarded by the row's status) and leases them: scheduled -> sending, with the
+rows with `SELECT ... FOR UPDATE SKIP LOCKED` and leases them: scheduled -> sending, with the
 worker's id and a lease expiry. For each row it reads the facts afresh, asks the contact rules, and
 sends, defers (quiet hours) or suppresses it; each outcome is one small transaction with its audit
 entry. A worker killed mid-batch leaves its rows `sending`; once the lease expires another worker
@@ -212,8 +211,7 @@ def _insert(queryset) -> int:
     picks = ", ".join(f"src.{quote('r_' + name)}" for name in COLUMNS)
     statement = (
         f"INSERT INTO {quote(Reminder._meta.db_table)} ({columns}) SELECT {picks} FROM ({select}) src "
-        # `WHERE true` lets SQLite tell the upsert clause from a join's ON.
-        "WHERE true ON CONFLICT (idempotency_key) DO NOTHING"
+        "ON CONFLICT (idempotency_key) DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
@@ -321,8 +319,8 @@ def _claim(worker, limit):
             locked.filter(status=R.SCHEDULED, due_at__lte=now).values_list("id", flat=True)[: limit - len(expired)]
         )
         ids, reclaimed = expired + due, set(expired)
-        # The status guard makes the claim safe where SKIP LOCKED does not exist (SQLite).
-        Reminder.objects.filter(Q(pk__in=ids) & _due(now)).update(
+        # Locked above, and FOR UPDATE re-checks the filters on a row changed meanwhile: still due.
+        Reminder.objects.filter(pk__in=ids).update(
             status=R.SENDING, lease_until=lease, claimed_by=worker, claim_token=token, updated_at=now
         )
     return token, reclaimed

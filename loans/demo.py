@@ -12,20 +12,18 @@ look as if the services had booked them:
 - each loan's balances are what `loans.services.loan_refresh_balances` derives from its
   instalments (`_loan_balances` mirrors it line by line; the tests check every loan).
 
-Rows are queued with explicit primary keys and written chunk by chunk (executemany on SQLite,
-COPY on PostgreSQL) inside one transaction: an ORM save per row would take the better part of an
-hour for 100,000 loans, this takes about a minute. The keys start after the highest existing
-key and every generated identifier (resident ID, credit code, external id, payment reference)
-is unique also against rows already there, so the command can be run again on a filled
-database. It is meant for a quiet development or demo database, not for one that other
-processes are writing to at the same time."""
+Rows are queued with explicit primary keys and written chunk by chunk with COPY inside one
+transaction: an ORM save per row would take the better part of an hour for 100,000 loans, this
+takes about a minute. The keys start after the highest existing key and every generated
+identifier (resident ID, credit code, external id, payment reference) is unique also against rows
+already there, so the command can be run again on a filled database. It is meant for a quiet
+development or demo database, not for one that other processes are writing to at the same time."""
 
 import bisect
 import dataclasses
 import random
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -72,7 +70,6 @@ DEMO_PASSWORD = "huishou-demo"
 CHUNK_LOANS = 10_000  # loans generated and written per round; progress is reported after each
 DELINQUENCY_CHUNK = 20_000  # loans per delinquency update when accruing penalties after seeding
 HISTORY_DAYS = 548  # loans were disbursed over the past 18 months
-SQLITE_CACHE_KIB = 256 * 1024  # page cache while seeding on SQLite
 
 # --- Reference data -----------------------------------------------------------------------------
 
@@ -302,8 +299,8 @@ DEFAULT_AGES = _Weighted(
     [((1, 30), 22), ((31, 60), 14), ((61, 90), 12), ((91, 120), 10), ((121, 150), 9), ((151, 180), 8), ((181, 540), 25)]
 )
 
-# Plain strings (equal to the choices) for the values written millions of times: the database
-# driver then binds them without an adapter call.
+# Plain strings (equal to the choices) for the values written millions of times: COPY's text is
+# built from them as they are.
 COMPONENTS = [component.value for component, _due, _paid in Installment.COMPONENT_FIELDS]
 FEE, PENALTY, INTEREST, PRINCIPAL = (
     c.value for c in (Component.FEE, Component.PENALTY, Component.INTEREST, Component.PRINCIPAL)
@@ -342,7 +339,7 @@ def seed_demo(*, loans: int, seed: int = DEFAULT_SEED, progress: Callable[[int, 
     started = time.perf_counter()
     today = business_today()
     summary = SeedSummary(seed=seed, as_of=today)
-    with _large_sqlite_cache(), transaction.atomic():
+    with transaction.atomic():
         products = ensure_demo_products()
         summary.products = len(products)
         summary.users = ensure_demo_users()
@@ -371,25 +368,6 @@ def _accrue_penalties(today, first_id):
     last_id = Loan.objects.aggregate(last=Max("id"))["last"] or 0
     for low in range(first_id, last_id + 1, DELINQUENCY_CHUNK):
         delinquency.update_range(as_of=today, first_id=low, last_id=min(low + DELINQUENCY_CHUNK - 1, last_id))
-
-
-@contextmanager
-def _large_sqlite_cache(kibibytes=SQLITE_CACHE_KIB):
-    """SQLite keeps 2 MB of pages by default; the indexes on due dates and payments grow well past
-    that, and every insert into them would then read pages back. Give the connection a larger
-    cache while seeding and restore it afterwards."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        previous = cursor.fetchone()[0]
-        cursor.execute(f"PRAGMA cache_size = {-int(kibibytes)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def _count_rows(summary, tables):
@@ -448,10 +426,10 @@ def ensure_demo_users() -> list[DemoUser]:
 
 
 class _Table:
-    """Rows of one model waiting to be inserted with raw multi-row INSERTs. Primary keys are given
-    explicitly (counting on from the highest one in the table), so child rows can point at their
-    parents before anything is written. Columns not listed are filled with the field's default
-    (or NULL), so a field added to the model later does not break the seeding."""
+    """Rows of one model waiting to be written with COPY. Primary keys are given explicitly
+    (counting on from the highest one in the table), so child rows can point at their parents
+    before anything is written. Columns not listed are filled with the field's default (or NULL),
+    so a field added to the model later does not break the seeding."""
 
     def __init__(self, model, columns, constants=None):
         self.model = model
@@ -464,7 +442,6 @@ class _Table:
         self.tail = tuple(fields[name].get_db_prep_save(value, connection) for name, value in constants.items())
         names = [*self.columns, *constants]
         self.column_sql = ", ".join(connection.ops.quote_name(fields[name].column) for name in names)
-        self.width = len(names)
         self.next_id = (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
         self.rows = []
         self.written = 0
@@ -496,16 +473,13 @@ class _Table:
         return self.add(*(values[name] for name in self.columns[1:]), pk=pk)
 
     def flush(self, cursor):
-        """Write the queued rows: COPY on PostgreSQL (psycopg2), executemany elsewhere."""
+        """Write the queued rows with COPY (psycopg2's copy_expert): the statement names the table and
+        its columns (quoted identifiers); the values travel as COPY's data, never in the SQL."""
         if not self.rows:
             return
         rows = [row + self.tail for row in self.rows] if self.tail else self.rows
         table = connection.ops.quote_name(self.model._meta.db_table)
-        if connection.vendor == "postgresql" and connection.Database.__name__ == "psycopg2":
-            cursor.cursor.copy_expert(f"COPY {table} ({self.column_sql}) FROM STDIN", _CopyText(rows))
-        else:
-            placeholders = ", ".join(["%s"] * self.width)
-            cursor.executemany(f"INSERT INTO {table} ({self.column_sql}) VALUES ({placeholders})", rows)
+        cursor.cursor.copy_expert(f"COPY {table} ({self.column_sql}) FROM STDIN", _CopyText(rows))
         self.written += len(rows)
         self.rows = []
 
@@ -580,7 +554,8 @@ class _Tables:
                 table.flush(cursor)
 
     def reset_sequences(self):
-        """PostgreSQL's id sequences do not see explicit keys: move them past the new rows."""
+        """PostgreSQL's id sequences do not see explicit keys: move them past the new rows (Django's
+        own `sqlsequencereset` statements, which name the tables and id columns and hold no values)."""
         statements = connection.ops.sequence_reset_sql(no_style(), [table.model for table in self.all])
         with connection.cursor() as cursor:
             for statement in statements:
@@ -686,8 +661,8 @@ def _birth_years(region: Region, today: date) -> list[int]:
 
 class _IsoDates(dict):
     """date -> "YYYY-MM-DD", remembered. The millions of instalment, payment and allocation dates
-    are handed to the driver as ISO text, which both SQLite (where Django stores dates as that
-    text) and PostgreSQL take for a date column, saving a Python adapter call per value."""
+    are written to COPY as ISO text, which PostgreSQL reads for a date column; each day is formatted
+    once rather than once per value."""
 
     def __init__(self):
         super().__init__({None: None})
@@ -806,7 +781,6 @@ class _PortfolioBuilder:
         self.zone = ZoneInfo(settings.TIME_ZONE)
         self.schedules = _Schedules()
         self.iso = _IsoDates()
-        self.adapt_datetime = connection.ops.adapt_datetimefield_value  # raw inserts bypass the fields
 
     def add_loans(self, count):
         for _ in range(count):
@@ -1104,7 +1078,7 @@ class _PortfolioBuilder:
             draft.pk,
             f"DEMO-PAY-{table.next_id:08d}",
             amount,
-            self.adapt_datetime(received_at),
+            received_at,
             self.iso[value_date],
             channel,
         )

@@ -579,12 +579,12 @@ def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
         penalty=Sum("penalty_accrued") - Sum("penalty_paid"),
     )
     credit = Payment.objects.filter(loan=loan).aggregate(total=Sum("unapplied_amount"))["total"] or ZERO
-    # SQLite hands back sums of decimals with long tails; balances are whole fen.
-    loan.principal_outstanding = to_fen(totals["principal"] or ZERO)
-    loan.interest_outstanding = to_fen(totals["interest"] or ZERO)
-    loan.fees_outstanding = to_fen(totals["fee"] or ZERO)
-    loan.penalty_outstanding = to_fen(totals["penalty"] or ZERO)
-    loan.credit_balance = to_fen(credit)
+    # PostgreSQL sums numeric exactly: the totals of whole-fen columns are whole fen.
+    loan.principal_outstanding = totals["principal"] or ZERO
+    loan.interest_outstanding = totals["interest"] or ZERO
+    loan.fees_outstanding = totals["fee"] or ZERO
+    loan.penalty_outstanding = totals["penalty"] or ZERO
+    loan.credit_balance = credit
     if loan.status == LoanStatus.RESTRUCTURED and loan.total_outstanding <= 0:
         loan.status, loan.closed_on = LoanStatus.PAID_OFF, loan.closed_on or as_of  # the new terms are paid
     elif loan.status in DERIVED_STATUSES:
