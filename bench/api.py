@@ -1,6 +1,7 @@
 """Requests per second of the filtered case list against a trivial DRF endpoint on the same gunicorn
 server. Prints both, their median latencies and the ratio (target >= 0.5).
 
+    .venv/bin/python bench/daily_run.py --loans 100000 && .venv/bin/python bench/api.py --client   # private server
     createdb -h 127.0.0.1 -U postgres bench_api
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_api .venv/bin/python bench/daily_run.py --loans 100000
     export REDIS_URL=redis://127.0.0.1:6379/0   # the cache every worker shares, as in production
@@ -53,7 +54,11 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-import django
+from bench.embedded import use_private_server_unless_configured
+
+use_private_server_unless_configured("book")
+
+import django  # noqa: E402
 
 django.setup()
 
@@ -198,8 +203,9 @@ def children(pid):
 
 def database_backends():
     """The PostgreSQL backends serving the bench's database, other than this process's own; [] when
-    the database is not PostgreSQL on this machine."""
-    if connection.vendor != "postgresql" or connection.settings_dict["HOST"] not in ("", "localhost", "127.0.0.1"):
+    the server is not on this machine (their CPU time cannot be read)."""
+    host = connection.settings_dict["HOST"]
+    if host not in ("", "localhost", "127.0.0.1") and not host.startswith("/"):
         return []
     with connection.cursor() as cursor:
         cursor.execute(
@@ -268,9 +274,7 @@ def load(port, path, token, threads, seconds, workers=(), backends=(), follow=Fa
 
 
 def vacuum():
-    """VACUUM ANALYZE the tables the case list and the token lookup read (PostgreSQL only)."""
-    if connection.vendor != "postgresql":
-        return
+    """VACUUM ANALYZE the tables the case list and the token lookup read."""
     from borrowers.models import Borrower
     from collection.models import Team
     from loans.models import Loan, LoanProduct
@@ -324,7 +328,7 @@ def main():
                 )
     finally:
         stop_server(server)
-    print(f"database          {connection.vendor} {connection.settings_dict['NAME']}")
+    print(f"database          {connection.settings_dict['NAME']} on {connection.settings_dict['HOST'] or 'localhost'}")
     print(f"cases             {cases:,} ({matching:,} early warning; {synthetic:,} synthetic, bench/api_seed.py)")
     print(f"server            gunicorn --workers {args.workers} --threads 1, {args.threads} client threads")
     print(f"user              {CLIENT_USER + ' (API client)' if args.client else BENCH_USER + ' (superuser)'}")

@@ -2,6 +2,7 @@
 loopback, killing one worker with SIGKILL mid-run. Prints planning speed, messages per second and
 the duplicate count (must be 0) and the lost count (must be 0).
 
+    .venv/bin/python bench/reminders.py --count 10000      # the private server (var/bench/reminders)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_reminders REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/reminders.py --count 100000 --workers 2
 
@@ -21,6 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+from bench.embedded import use_private_server_unless_configured  # noqa: E402
+
+use_private_server_unless_configured("reminders")
 
 import django  # noqa: E402
 
@@ -125,9 +130,8 @@ def main():
 
     today = business_today()
     Reminder.objects.all().delete()  # the bench database holds nothing else worth keeping
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     started = time.perf_counter()
     planned = reminders_plan(as_of=today)
     plan_seconds = time.perf_counter() - started
@@ -137,9 +141,8 @@ def main():
         f"planning again added {again}"
     )
     Reminder.objects.update(due_at=timezone.now())  # due now, whatever the hour the bench runs
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE collection_reminder")  # as autovacuum would after such a load
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE collection_reminder")  # as autovacuum would after such a load
 
     app.conf.task_always_eager = False
     with FakeGateway(token="bench") as gateway:
@@ -177,7 +180,7 @@ def main():
         counts = gateway.delivery_counts()
     duplicates = sum(n - 1 for n in counts.values())
     lost = planned - len(counts)
-    print(f"database          {connection.vendor}, broker {settings.CELERY_BROKER_URL.split('://')[0]}")
+    print(f"database          {connection.settings_dict['NAME']}, broker {settings.CELERY_BROKER_URL.split('://')[0]}")
     print(
         f"dispatch          {planned:,} messages in {seconds:.1f} s with {args.workers} workers: "
         f"{planned / seconds:,.0f} messages/s"

@@ -1,19 +1,11 @@
 import pytest
 from django.core.cache import cache
-from django.db import connection
 
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Nothing cached by one test (a user's permissions, throttle counts) is seen by the next."""
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _skip_postgres_only(request):
-    """Tests marked `postgres` need row locks and other PostgreSQL features."""
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL")
 
 
 @pytest.fixture

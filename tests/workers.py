@@ -21,8 +21,9 @@ def start_worker(queue, name, **environment):
 
 
 def database_url(connection):
-    """The URL of the database a connection uses, for a worker to use the same one."""
+    """The URL of the database a connection uses (a TCP address or a socket folder), for a worker to
+    use the same one."""
     db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
+    if db["HOST"].startswith("/"):
+        return f"postgres://{db['USER']}@/{db['NAME']}?host={db['HOST']}"
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -1,14 +1,16 @@
 """Settings shared by every environment. Values come from the environment through django-environ;
-every default is an embedded one (SQLite, a file-system broker) so a fresh checkout runs as it is."""
+every default is an embedded one (a private PostgreSQL server, a file-system broker) so a fresh
+checkout runs as it is."""
 
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"  # runtime files of the embedded defaults (SQLite, broker folders, results)
+VAR_DIR = BASE_DIR / "var"  # runtime files of the embedded defaults (PostgreSQL data, broker folders, cache)
 
 env = environ.Env()
 env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
@@ -96,19 +98,21 @@ TEMPLATES = [
     },
 ]
 
-# --- Database: DATABASE_URL, or a SQLite file in the project
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'huishou.sqlite3'}")}
+# --- Database: PostgreSQL, the one engine. DATABASE_URL names the server; without it, the private
+# server that `make run` and `make test` start from a pip wheel (core/localdb.py), on its socket in
+# var/postgres, for commands run by hand beside a `make run`.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"postgres://postgres@/huishou?host={VAR_DIR / 'postgres'}")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://...): the one engine.")
+if not DATABASES["default"]["HOST"] and "host" in DATABASES["default"].get("OPTIONS", {}):
+    # A socket folder given as ?host=... is the server's host, as a TCP address would be.
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Keep connections open between requests (checked before reuse): a new PostgreSQL connection per
 # request costs a connect and a cold catalog cache, which made planning the case list's joins slower
 # than running them.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process, the worker and beat share the file without "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

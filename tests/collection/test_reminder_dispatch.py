@@ -276,7 +276,6 @@ def test_a_slow_batch_renews_its_lease(d1, settings):
     assert set(Reminder.objects.values_list("lease_until", flat=True)) == {renewed}
 
 
-@pytest.mark.postgres
 def test_claims_skip_rows_another_worker_has_locked(reminder_book, transactional_db):
     run(D1)
     locked = list(Reminder.objects.order_by("id").values_list("id", flat=True)[:2])

@@ -24,7 +24,7 @@ from tests.fakes.sms_gateway import FakeGateway
 from tests.loans.factories import make_loan
 from tests.workers import database_url, start_worker
 
-pytestmark = [pytest.mark.worker, pytest.mark.postgres]
+pytestmark = pytest.mark.worker
 REMINDERS = 240
 LEASE_SECONDS = 4
 

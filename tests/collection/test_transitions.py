@@ -214,7 +214,6 @@ def test_resolving_as_cured_needs_nothing_overdue(people):
         services.case_resolve(actor=people["officer"], case=case)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_officers_at_once_one_wins_the_other_gets_a_conflict():
     with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):

@@ -218,7 +218,6 @@ def test_the_services_book_new_rows_after_seeding(seeded):
     assert Loan.objects.count() == LOANS + 1
 
 
-@pytest.mark.postgres
 def test_postgres_id_sequences_move_past_the_seeded_rows(frozen):
     """Rows are written with explicit keys; PostgreSQL's sequences do not see those by themselves."""
     models = [Borrower, ContactPoint, Loan, Collateral, Installment, Payment, PaymentAllocation]
