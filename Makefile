@@ -12,10 +12,10 @@ WITH_TEST_DB := $(BIN)/python -m core.localdb --throwaway --
 
 .PHONY: run test install install-dev migrate seed lint bench clean reset messages
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt requirements-local.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-local.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -37,7 +37,8 @@ run: seed
 	@echo ""
 	@echo "  Huishou is starting at http://$${HOST:-127.0.0.1}:$${PORT:-8000}/  (Ctrl-C stops everything)"
 	@echo ""
-	$(WITH_DB) $(BIN)/honcho -f Procfile.dev start
+	@# honcho sets each process's PORT, counting from --port (its own default would be 5000)
+	$(WITH_DB) $(BIN)/honcho -f Procfile.dev start --port $${PORT:-8000}
 
 ## test: set up and run the whole suite (lint, checks, tests)
 test: install-dev
