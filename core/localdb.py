@@ -72,6 +72,7 @@ def _running(pid):
 def start(pgdata: Path, *, throwaway: bool):
     """Start (or join) the server on `pgdata` and return it with the URL of the huishou database."""
     import psycopg2
+    from psycopg2 import sql
 
     pgserver = _server_module()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -83,11 +84,11 @@ def start(pgdata: Path, *, throwaway: bool):
     with connection.cursor() as cursor:
         if throwaway:
             for name, value in THROWAWAY_SETTINGS.items():
-                cursor.execute(f"ALTER SYSTEM SET {name} = {value}")  # names and values written above
+                cursor.execute(sql.SQL("ALTER SYSTEM SET {} = %s").format(sql.Identifier(name)), [value])
             cursor.execute("SELECT pg_reload_conf()")
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
         if cursor.fetchone() is None:
-            cursor.execute(f"CREATE DATABASE {DATABASE}")
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     connection.close()
     return server, server.get_uri(database=DATABASE)
 
