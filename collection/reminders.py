@@ -204,7 +204,9 @@ def _third_party_rows(cases, step, as_of):
 
 
 def _insert(queryset) -> int:
-    """INSERT ... SELECT the queryset's r_* columns, skipping rows whose key exists."""
+    """INSERT ... SELECT the queryset's r_* columns, skipping rows whose key exists. Raw SQL around the
+    ORM's SELECT (its values stay parameters): the ORM inserts only rows it holds in Python, and a day's
+    reminders for a whole book would all have to come through this process to be written back."""
     select, params = queryset.order_by().values(*[f"r_{name}" for name in COLUMNS]).query.sql_with_params()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name in COLUMNS)
