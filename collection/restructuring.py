@@ -30,7 +30,7 @@ from loans import restructuring as maths
 from loans import rules as loan_rules
 from loans.choices import InstallmentStatus
 from loans.models import Loan
-from loans.schedule import ScheduleLine
+from loans.schedule import ScheduleError, ScheduleLine
 from loans.services import loan_reschedule
 
 from . import services
@@ -129,7 +129,10 @@ def plan_propose(
     first_due_date = first_due_date or _next_due_date(remaining, today)
     if first_due_date <= today:
         raise ApplicationError(_("The first new instalment falls due after today."), field="first_due_date")
-    lines = maths.restructured_schedule(position, terms, first_due_date)
+    try:
+        lines = maths.restructured_schedule(position, terms, first_due_date)
+    except ScheduleError as error:
+        raise ApplicationError(str(error), field="extension_months") from None
     old = maths.summarise(remaining, regular_from=sum(1 for line in remaining if line.due_date < today))
     new = maths.summarise(lines, waived=terms.penalty_waiver, regular_from=max(terms.arrears_instalments, 1))
     try:

@@ -21,7 +21,7 @@ from webhooks.services import event_publish
 from . import delinquency, rules
 from .choices import InstallmentStatus, LoanStatus, PaymentKind, RegulatoryClass
 from .models import Installment, Loan, LoanProduct, Payment, PaymentAllocation
-from .schedule import build_schedule
+from .schedule import ScheduleError, build_schedule
 
 # Loan statuses the balance refresh derives; the others are set by the collection workflow.
 DERIVED_STATUSES = (LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.PAID_OFF)
@@ -55,14 +55,17 @@ def loan_create(
     first_due_date = first_due_date or disbursed_on + relativedelta(months=1)
     if first_due_date <= disbursed_on:
         raise ApplicationError(_("The first due date must come after disbursement."), field="first_due_date")
-    lines = build_schedule(
-        method=product.repayment_method,
-        principal=principal,
-        annual_rate=annual_rate,
-        term_months=term_months,
-        first_due_date=first_due_date,
-        monthly_fee=to_fen(principal * product.monthly_fee_rate),
-    )
+    try:
+        lines = build_schedule(
+            method=product.repayment_method,
+            principal=principal,
+            annual_rate=annual_rate,
+            term_months=term_months,
+            first_due_date=first_due_date,
+            monthly_fee=to_fen(principal * product.monthly_fee_rate),
+        )
+    except ScheduleError as error:
+        raise ApplicationError(str(error), field=error.field) from None
     try:
         with transaction.atomic():
             loan = Loan.objects.create(

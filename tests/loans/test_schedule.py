@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from core.money import FEN
 from loans.choices import RepaymentMethod
-from loans.schedule import build_schedule, due_dates, equal_installment_payment
+from loans.schedule import ScheduleError, build_schedule, due_dates, equal_installment_payment
 
 principals = st.decimals(min_value=Decimal("100.00"), max_value=Decimal("5000000.00"), places=2)
 rates = st.decimals(min_value=Decimal("0.000"), max_value=Decimal("0.360"), places=4)
@@ -26,9 +26,13 @@ def test_equal_installment_payment_matches_numpy_financial(principal, rate, term
 @settings(max_examples=300, deadline=None)
 @given(method=methods, principal=principals, rate=rates, term=terms)
 def test_principal_parts_add_up_exactly_and_nothing_is_negative(method, principal, rate, term):
-    lines = build_schedule(
-        method=method, principal=principal, annual_rate=rate, term_months=term, first_due_date=date(2026, 1, 31)
-    )
+    try:
+        lines = build_schedule(
+            method=method, principal=principal, annual_rate=rate, term_months=term, first_due_date=date(2026, 1, 31)
+        )
+    except ScheduleError:  # refused only where a month's interest is all an instalment holds, and rounds to 0
+        assert method == RepaymentMethod.INTEREST_ONLY and term > 1 and principal * rate / 12 < Decimal("0.005")
+        return
     assert sum(line.principal for line in lines) == principal
     for line in lines:
         assert line.principal >= 0 and line.interest >= 0
