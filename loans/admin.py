@@ -364,7 +364,7 @@ class LoanAdmin(ServiceAddAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
                 # Locked as the payment services lock it, so a refresh never races a posting.
                 loan = Loan.objects.select_for_update().get(pk=loan_id)
                 before = audit_snapshot(loan, BALANCE_FIELDS)
-                loan_refresh_balances(loan=loan)
+                loan_refresh_balances(loan=loan, as_of=business_today())
                 after = audit_snapshot(loan, BALANCE_FIELDS)
                 diff = [name for name in BALANCE_FIELDS if before[name] != after[name] and name != "balances_as_of"]
                 if diff:

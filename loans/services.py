@@ -81,7 +81,7 @@ def loan_create(
                 maturity_date=lines[-1].due_date,
             )
             _book_schedule(loan, lines)
-            loan_refresh_balances(loan=loan)
+            loan_refresh_balances(loan=loan, as_of=business_today())
             log_action(
                 actor=actor,
                 action="loans.loan.created",
@@ -221,8 +221,9 @@ def payment_post(
                 posted_by=_user_or_none(actor),
                 note=note,
             )
-            _apply_credit(loan, as_of=business_today())
-            loan_refresh_balances(loan=loan)
+            today = business_today()
+            _apply_credit(loan, as_of=today)
+            loan_refresh_balances(loan=loan, as_of=today)
             payment.refresh_from_db()
             log_action(
                 actor=actor,
@@ -316,7 +317,7 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     if loan.status == LoanStatus.PAID_OFF:
         loan.status, loan.closed_on = LoanStatus.ACTIVE, None
         loan.save(update_fields=["status", "closed_on", "updated_at"])
-    loan_refresh_balances(loan=loan)
+    loan_refresh_balances(loan=loan, as_of=today)
     log_action(
         actor=actor,
         action="loans.payment.reversed",
@@ -336,12 +337,13 @@ def _reversal_reference(payment):
 
 
 @transaction.atomic
-def loan_apply_credit(*, loan: Loan, as_of: date | None = None) -> None:
-    """Apply the loan's credit balance to whatever has fallen due by `as_of` (the daily run calls
-    this for loans that hold credit)."""
+def loan_apply_credit(*, loan: Loan, as_of: date) -> None:
+    """Apply the loan's credit balance to whatever has fallen due by the business date `as_of`, and
+    bring its balances to that date (the daily run calls this for loans that hold credit, for the
+    date it runs, which a re-run sets in the past)."""
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
-    _apply_credit(loan, as_of=as_of or business_today())
-    loan_refresh_balances(loan=loan)
+    _apply_credit(loan, as_of=as_of)
+    loan_refresh_balances(loan=loan, as_of=as_of)
 
 
 def _apply_credit(loan, *, as_of):
@@ -567,11 +569,10 @@ def loan_transfer(*, actor, loan: Loan, on: date, reason: str) -> Loan:
     )
 
 
-def loan_refresh_balances(*, loan: Loan, as_of: date | None = None) -> Loan:
+def loan_refresh_balances(*, loan: Loan, as_of: date) -> Loan:
     """Recompute one loan's balances under its row lock: the delinquency update (days past due,
     overdue amount, penalty, bucket, class, stage) is the daily run's own SQL over this one loan, and
     the outstanding totals are summed from the instalments and payments."""
-    as_of = as_of or business_today()
     Loan.objects.select_for_update().filter(pk=loan.pk).values_list("pk", flat=True).get()
     delinquency.update_loan(as_of=as_of, loan_id=loan.pk)
     loan.refresh_from_db()

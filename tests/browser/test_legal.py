@@ -31,7 +31,7 @@ def lawsuit(transactional_db):
     lawyer.save()
     case = make_case(state=CaseState.LEGAL, officer=make_user("wang", roles.OFFICER), loan=make_loan())
     with transaction.atomic():  # the refresh locks the loan's row
-        loan_refresh_balances(loan=case.loan)
+        loan_refresh_balances(loan=case.loan, as_of=business_today())
     action = services.action_open(
         actor=lawyer,
         case=case,

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from collection import daily, services
 from collection.choices import CaseState, ContactChannel, ContactOutcome, PromiseStatus, ResolutionReason
 from collection.models import CollectionCase, Team
+from core.dates import business_today
 from core.models import ActivityLog
 from loans.choices import ProductKind, RepaymentMethod
 from loans.models import Loan
@@ -189,7 +190,7 @@ def test_paying_the_arrears_resolves_the_case_as_cured(book):
         payment_post(
             actor="system",
             loan=loan,
-            amount=loan_refresh_balances(loan=loan).overdue_amount,  # what is owed today
+            amount=loan_refresh_balances(loan=loan, as_of=business_today()).overdue_amount,  # what is owed today
             external_reference="CURE-1",
             channel="bank_transfer",
         )

@@ -14,6 +14,7 @@ import time_machine
 from collection import daily, kpis
 from collection.choices import CaseState, PromiseStatus, ResolutionReason
 from collection.models import PromiseToPay, Team
+from core.dates import business_today
 from loans.choices import LoanStatus, PaymentChannel, RegulatoryClass
 from loans.models import Installment, Loan
 from loans.services import loan_refresh_balances, payment_post, payment_reverse
@@ -55,7 +56,7 @@ def book():
     for seq, day in ((1, date(2026, 2, 15)), (2, date(2026, 3, 15)), (3, date(2026, 4, 15))):
         pay(a, day, contract_due(a, seq), f"A-{seq}")
     with at(date(2026, 2, 25)):
-        c = loan_refresh_balances(loan=c)  # the overdue amount with penalty, as of the 25th
+        c = loan_refresh_balances(loan=c, as_of=business_today())  # the overdue amount with penalty, as of the 25th
     pay(c, date(2026, 2, 25), c.overdue_amount, "C-1")
     pay(c, date(2026, 3, 15), contract_due(c, 2), "C-2")
     pay(c, date(2026, 4, 15), contract_due(c, 3), "C-3")

@@ -10,6 +10,7 @@ import time_machine
 from django.db import connection
 from django.db.models import Sum
 
+from core.dates import business_today
 from core.errors import ApplicationError
 from core.models import ActivityLog
 from loans.choices import AllocationOrder, Component, InstallmentStatus, LoanStatus, PaymentChannel
@@ -132,7 +133,7 @@ def test_overpayment_is_kept_as_credit_and_pays_the_next_instalments_as_they_fal
     assert schedule(loan)[3].total_paid == 0  # not due yet: the money waits
 
     with time_machine.travel(at(fourth.due_date), tick=False):
-        loan_apply_credit(loan=loan)
+        loan_apply_credit(loan=loan, as_of=business_today())
 
     loan.refresh_from_db()
     fourth = schedule(loan)[3]
@@ -146,7 +147,7 @@ def test_paying_more_than_everything_pays_off_the_loan_and_keeps_the_rest_as_cre
     total = loan.total_outstanding
     post(loan, total + Decimal("12.34"), "P-1")
     with time_machine.travel(at(date(2026, 4, 16)), tick=False):
-        loan_apply_credit(loan=loan)
+        loan_apply_credit(loan=loan, as_of=business_today())
     loan.refresh_from_db()
     assert loan.status == LoanStatus.PAID_OFF and loan.closed_on == date(2026, 4, 20)
     assert loan.credit_balance == Decimal("12.34")
@@ -210,7 +211,7 @@ def test_reversing_a_payment_that_paid_off_the_loan_reopens_it(today):
     loan = make_loan(principal="1000.00", term_months=3)
     payment, _ = post(loan, loan.total_outstanding, "P-1")
     with time_machine.travel(at(date(2026, 4, 16)), tick=False):
-        loan_apply_credit(loan=loan)
+        loan_apply_credit(loan=loan, as_of=business_today())
     loan.refresh_from_db()
     assert loan.status == LoanStatus.PAID_OFF
     payment_reverse(actor="system", payment=payment, reason="Chargeback")
@@ -225,7 +226,7 @@ def test_reversing_money_held_as_credit_takes_the_credit_back(today):
     loan.refresh_from_db()
     assert loan.credit_balance == 0
     with time_machine.travel(at(date(2026, 5, 16)), tick=False):
-        loan_apply_credit(loan=loan)
+        loan_apply_credit(loan=loan, as_of=business_today())
     assert schedule(loan)[3].total_paid == 0
 
 
@@ -333,7 +334,7 @@ def test_balances_match_the_ledger_after_random_payment_sequences(seed):
             elif action < 0.85 and payments:
                 payment_reverse(actor="system", payment=rng.choice(payments), reason="random reversal")
             else:
-                loan_apply_credit(loan=loan)
+                loan_apply_credit(loan=loan, as_of=business_today())
             loan.refresh_from_db()
             expected = ledger_balances(loan, loan.balances_as_of)  # a no-op (repeat reversal) refreshes nothing
             actual = {field: getattr(loan, field) for field in expected}
@@ -377,3 +378,19 @@ def test_a_written_off_loan_still_collects_and_stays_written_off(today):
     loan.refresh_from_db()
     assert payment.unapplied_amount == 0 and payment.allocations.exists()
     assert (loan.status, loan.closed_on) == (LoanStatus.WRITTEN_OFF, date(2026, 4, 20))
+
+
+def test_credit_applied_for_a_past_business_date_leaves_the_balances_as_of_that_date(today):
+    """A re-run of a past date applies credit as of that date: the loan's days past due, penalty and
+    balances date are that day's, not today's."""
+    from loans import delinquency
+
+    loan = make_loan()
+    past = date(2026, 3, 1)  # the first instalment (2026-02-15) was 14 days overdue; the second not yet due
+    loan_apply_credit(loan=loan, as_of=past)
+
+    loan.refresh_from_db()
+    assert loan.balances_as_of == past
+    assert loan.days_past_due == 14
+    assert loan.penalty_outstanding == sum(delinquency.penalties(past, [loan.pk]).values())
+    assert loan.penalty_outstanding < sum(delinquency.penalties(today, [loan.pk]).values())

@@ -22,6 +22,7 @@ from borrowers import validators
 from borrowers.choices import BorrowerKind
 from borrowers.models import Borrower, ContactPoint
 from core import roles
+from core.dates import business_today
 from core.models import ActivityLog
 from core.money import to_fen
 from loans import demo
@@ -75,7 +76,7 @@ def test_every_loans_balances_are_what_the_refresh_computes(seeded):
     fields = demo.BALANCE_COLUMNS
     for loan in Loan.objects.select_related("product"):
         stored = {name: getattr(loan, name) for name in fields}
-        loan_refresh_balances(loan=loan)
+        loan_refresh_balances(loan=loan, as_of=business_today())
         assert {name: getattr(loan, name) for name in fields} == stored, loan.external_id
 
 
@@ -203,7 +204,7 @@ def test_running_again_adds_loans_without_collisions(seeded):
     assert ActivityLog.objects.filter(action="loans.demo.seeded").count() == 3
     loan = Loan.objects.order_by("-id").first()
     stored = {name: getattr(loan, name) for name in demo.BALANCE_COLUMNS}
-    loan_refresh_balances(loan=loan)
+    loan_refresh_balances(loan=loan, as_of=business_today())
     assert {name: getattr(loan, name) for name in demo.BALANCE_COLUMNS} == stored
 
 
