@@ -350,7 +350,7 @@ def _cases_to_review(as_of, first_id, last_id):
     """The chunk's open cases that resolution, classification or escalation may move, by step, from
     one pass over the open cases and their loans (a join on the loans reads only the chunk's, which
     an ORM query on the cases does not do). A superset: each step applies its own conditions to
-    these few cases."""
+    these few cases. A case opened after the date (seen by a re-run of a past date) is never one."""
     p = sql.Params(
         as_of=as_of,
         low=first_id,
@@ -379,6 +379,7 @@ def _cases_to_review(as_of, first_id, last_id):
             JOIN loans_loan l ON l.id = c.loan_id
             JOIN loans_loanproduct pr ON pr.id = l.product_id
             WHERE c.loan_id BETWEEN %(low)s AND %(high)s AND l.id BETWEEN %(low)s AND %(high)s
+              AND c.opened_on <= %(as_of)s
               AND ({" OR ".join(f"({condition})" for condition in steps.values())})""",
             p,
         )

@@ -18,7 +18,9 @@ only read one loan at a time.
 Penalty on one instalment, as of day D, with S = due date + grace days:
     rate/365 × Σ over days d in (S, D] of the principal still unpaid on d
   = rate/365 × (principal_due × (D − S) − Σ_payments amount × days from max(paid day, S+1) to D)
-and never less than the penalty already paid on it.
+and never less than the penalty already paid on it: paid by day D for the loan's figures as of D
+(a re-run of a past date counts only money received by then), paid at all for the instalment's stored
+penalty (`update_loan`), which later payments may have paid already.
 
 Hand-written SQL because the run must take a fixed number of set-based statements whatever the range
 holds: a temporary table of the candidate instalments, then UPDATE ... FROM its per-loan aggregate.
@@ -169,7 +171,8 @@ def _items(params, reset_later_penalties=False, only=""):
                CASE WHEN due_date < %(as_of)s THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
                CASE WHEN due_date < %(as_of)s AND contract_due - contract_paid > 0
                     THEN %(as_of)s - due_date ELSE 0 END AS dpd,
-               GREATEST(penalty_paid_total, {penalty}, 0) AS penalty_new
+               GREATEST(penalty_paid_total, {penalty}, 0) AS penalty_new,
+               GREATEST(penalty_paid, {penalty}, 0) AS penalty_as_of
         FROM (
             SELECT c.id, c.loan_id, c.due_date, c.principal_due, c.contract_due, c.penalty_old,
                    c.penalty_paid_total, c.penalty_start, c.penalty_rate,
@@ -227,9 +230,9 @@ def _write_loans(params):
         FROM (
             SELECT loan_id, MAX(dpd) AS dpd,
                    SUM(contract_unpaid + CASE WHEN due_date < %(as_of)s
-                                              THEN GREATEST(penalty_new - penalty_paid, 0) ELSE 0 END)
+                                              THEN GREATEST(penalty_as_of - penalty_paid, 0) ELSE 0 END)
                        AS overdue,
-                   SUM(penalty_new - penalty_paid_total) AS penalty
+                   SUM(penalty_as_of - penalty_paid) AS penalty
             FROM {ITEMS} GROUP BY loan_id
         ) agg, loans_loanproduct pr
         WHERE loans_loan.id = agg.loan_id AND pr.id = loans_loan.product_id
@@ -239,14 +242,18 @@ def _write_loans(params):
 
 
 def _clear_loans(params):
+    """The range's loans with nothing in arrears as of the date: nothing overdue, no penalty, their
+    balances dated that day. Besides the loans that were in arrears, a re-run of a past date brings
+    back the loans whose balances a later day set (balances_as_of after the date)."""
     bucket, klass, stage = _loan_derived("0", params)
     return f"""
         UPDATE loans_loan SET
-            days_past_due = 0, overdue_amount = 0, overdue_since = NULL,
+            days_past_due = 0, overdue_amount = 0, overdue_since = NULL, penalty_outstanding = 0,
             aging_bucket = {bucket}, regulatory_class = {klass}, ifrs9_stage = {stage},
             status = {_status("0", params)}, balances_as_of = %(as_of)s
         FROM loans_loanproduct pr
         WHERE pr.id = loans_loan.product_id AND loans_loan.id BETWEEN %(lo)s AND %(hi)s
-          AND (loans_loan.days_past_due > 0 OR loans_loan.overdue_amount > 0)
+          AND (loans_loan.days_past_due > 0 OR loans_loan.overdue_amount > 0 OR loans_loan.penalty_outstanding <> 0
+               OR loans_loan.balances_as_of > %(as_of)s)
           AND loans_loan.status IN {_in(LIVE_STATUSES, params)}
           AND loans_loan.id NOT IN (SELECT loan_id FROM {ITEMS})"""
