@@ -366,7 +366,8 @@ def _cases_to_review(as_of, first_id, last_id):
         OR c.unreachable OR c.refused_to_pay OR c.suspected_evasion OR c.collateral_at_risk)"""
     steps = {
         "resolve": "c.state = ANY(%(resolvable)s) AND l.overdue_amount = 0",
-        "classify": "c.state = %(early_warning)s AND l.days_past_due >= pr.classify_day",
+        "classify": "c.state = %(early_warning)s AND l.days_past_due >= pr.classify_day"
+        " AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s)",
         "escalate": f"c.state = %(minor)s AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s)"
         f" AND {may_be_serious}",
     }
@@ -488,12 +489,14 @@ def _plan_outcomes(as_of, in_range):
 
 
 def _classify(as_of, candidates):
-    """Early-warning cases reaching their product's classify day are judged minor or serious."""
+    """Early-warning cases reaching their product's classify day are judged minor or serious, once
+    any grace period granted them has ended."""
     if not candidates:
         return 0
     cases = list(
         CollectionCase.objects.select_for_update(of=("self",))
         .filter(pk__in=candidates, state=S.EARLY_WARNING, loan__days_past_due__gte=F("loan__product__classify_day"))
+        .exclude(grace_until__gte=as_of)
         .select_related("loan__product")
     )
     verdicts = {case.pk: rules.classify(case_facts(case, as_of)) for case in cases}

@@ -177,7 +177,9 @@ class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
     def deescalate(self):
         self.severity = Severity.MINOR
 
-    @transition(field=state, source=S.MINOR, target=S.MINOR)
+    # A lender may grant grace at the first overdue instalment, before classifying: the case stays
+    # where it is (classification and escalation wait for the grace period to end).
+    @transition(field=state, source=[S.EARLY_WARNING, S.MINOR], target=None)
     def grant_grace(self, until):
         self.grace_until = until
 

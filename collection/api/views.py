@@ -95,7 +95,7 @@ assert list(TRANSITIONS) == s.TRANSITION_NAMES  # the serializers list the same 
 TRANSITION_SUMMARIES = {
     "classify": gettext_lazy("Classify an early-warning case minor or serious"),
     "escalate": gettext_lazy("Escalate a minor case to serious"),
-    "grant_grace": gettext_lazy("Grant a minor case a grace period"),
+    "grant_grace": gettext_lazy("Grant a case in early warning or minor a grace period"),
     "hold": gettext_lazy("Put the case on hold"),
     "release": gettext_lazy("Release the case from hold"),
     "resolve": gettext_lazy("Resolve the case"),

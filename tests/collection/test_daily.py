@@ -156,6 +156,28 @@ def test_minor_escalates_past_the_serious_threshold_but_not_during_grace(book):
     assert "grace_expired" in [r["code"] for r in codes.data["reasons"]]
 
 
+def test_grace_at_the_first_overdue_instalment_defers_classification_until_it_ends(book):
+    """The lender grants 30 days' grace in early warning, before classifying; the case is classified
+    only when the grace ends, serious when the arrears are still unpaid."""
+    loan = book["loans"][0]
+    run(date(2026, 2, 16))
+    case = case_of(loan)
+    assert case.state == S.EARLY_WARNING
+    with time_machine.travel(at(date(2026, 2, 16)), tick=False):
+        services.case_grant_grace(actor=case.officer, case=case, until=date(2026, 3, 18), reason="Salary delayed")
+    assert case_of(loan).state == S.EARLY_WARNING
+    assert ActivityLog.objects.filter(action="collection.case.grace_granted", target_id=str(case.pk)).exists()
+
+    run(date(2026, 3, 18))  # 31 days past due, the classify day long gone, but in grace
+    assert case_of(loan).state == S.EARLY_WARNING
+    assert case_of(book["loans"][1]).state != S.EARLY_WARNING  # the others were classified
+
+    run(date(2026, 3, 19))  # grace over, arrears unpaid
+    assert case_of(loan).state == S.SERIOUS
+    entry = ActivityLog.objects.get(action="collection.case.classified", target_id=str(case.pk))
+    assert "grace_expired" in [reason["code"] for reason in entry.data["reasons"]]
+
+
 def test_promises_are_judged_and_two_broken_make_the_case_serious(book):
     loan = book["loans"][0]
     run(date(2026, 2, 22))

@@ -56,12 +56,12 @@ ACTIONS = {
         {S.SERIOUS},
     ),
     "deescalate": ({S.SERIOUS}, approved(ApprovalAction.DEESCALATE), {S.MINOR}),
-    "grant_grace": (
-        {S.MINOR},
+    "grant_grace": (  # the case stays where it is
+        {S.EARLY_WARNING, S.MINOR},
         lambda case, p: services.case_grant_grace(
             actor=p["officer"], case=case, until=TODAY + timedelta(days=30), reason="salary delayed"
         ),
-        {S.MINOR},
+        {S.EARLY_WARNING, S.MINOR},
     ),
     "propose_plan": (
         {S.MINOR, S.SERIOUS},
