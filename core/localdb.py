@@ -9,8 +9,8 @@ database if it is missing, runs COMMAND with DATABASE_URL naming it, and stops t
 COMMAND ends, Ctrl-C included. The server listens on a Unix socket in its data folder only, never
 on a TCP port. Its data lives in var/postgres and is kept from one run to the next (`make reset`
 starts again from nothing); `--data` keeps another cluster elsewhere (the benches' books, so they
-never mix with the demo); `--throwaway` uses a new cluster in a temporary folder instead, tuned
-for speed over durability and deleted afterwards (the tests). Two commands may share the kept
+never mix with the demo); `--throwaway` uses a new cluster in a folder of its own under var/ instead,
+tuned for speed over durability and deleted afterwards (the tests). Two commands may share the kept
 server: it stops when the last of them ends.
 
 With DATABASE_URL set, COMMAND runs as it is, against that server.
@@ -98,7 +98,11 @@ def run(command, *, throwaway: bool, data: Path = DATA_DIR) -> int:
     if os.environ.get("DATABASE_URL"):
         return subprocess.call(command)
     stop = _Stop()
-    folder = Path(tempfile.mkdtemp(prefix="huishou-test-pg-")) if throwaway else data.resolve()
+    if throwaway:
+        (BASE_DIR / "var").mkdir(exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="test-postgres-", dir=BASE_DIR / "var"))
+    else:
+        folder = data.resolve()
     server = None
     try:
         server, url = start(folder / "data" if throwaway else folder, throwaway=throwaway)
