@@ -96,7 +96,7 @@ def start(pgdata: Path, *, throwaway: bool):
 def run(command, *, throwaway: bool, data: Path = DATA_DIR) -> int:
     """Run `command` with DATABASE_URL naming the private server; its exit status."""
     if os.environ.get("DATABASE_URL"):
-        return subprocess.call(command)
+        os.execvp(command[0], command)  # the command in this process's place, signals and all
     stop = _Stop()
     if throwaway:
         (BASE_DIR / "var").mkdir(exist_ok=True)
