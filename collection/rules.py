@@ -35,6 +35,24 @@ def is_unreachable(attempts: list[tuple[date, str]]) -> bool:
     return (latest[-1][0] - latest[0][0]).days + 1 >= UNREACHABLE_SPAN_DAYS
 
 
+# --- Daily call caps (DESIGN section 6): outbound calls, counted across the lender and its agencies ----
+CONNECTED_CALLS_A_DAY = 3  # connected calls to one borrower, per day in the borrower's time zone
+UNANSWERED_ATTEMPTS_A_DAY = 6  # unanswered attempts on one number, per day
+
+
+def call_cap_breached(*, connected: bool, connected_today: int, unanswered_today: int):
+    """The message of the cap one more outbound call would break, or None. `connected` is whether
+    this call reached someone; the counts are the day's calls before it (connected ones to the
+    borrower, unanswered ones on the number dialled)."""
+    if connected and connected_today >= CONNECTED_CALLS_A_DAY:
+        return _("At most %(count)s connected calls a day to one borrower, across the lender and its agencies.") % {
+            "count": CONNECTED_CALLS_A_DAY
+        }
+    if not connected and unanswered_today >= UNANSWERED_ATTEMPTS_A_DAY:
+        return _("At most %(count)s unanswered calls a day to one number.") % {"count": UNANSWERED_ATTEMPTS_A_DAY}
+    return None
+
+
 # --- Minor vs serious --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Reason:

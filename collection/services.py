@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from borrowers.models import Borrower
 from core.audit import build_entry, log_action
 from core.dates import business_today
 from core.errors import ApplicationError
@@ -24,6 +25,7 @@ from .choices import (
     ApprovalAction,
     ApprovalStatus,
     CaseState,
+    ContactChannel,
     ContactOutcome,
     Direction,
     HoldReason,
@@ -450,6 +452,8 @@ def contact_log(
             )
     with transaction.atomic():
         locked = CollectionCase.objects.select_for_update().get(pk=case.pk)
+        if channel == ContactChannel.CALL and direction == Direction.OUTBOUND:
+            _check_call_caps(borrower, party, contact_point, outcome, attempted_at)
         attempt = ContactAttempt.objects.create(
             case=locked,
             channel=channel,
@@ -480,6 +484,31 @@ def contact_log(
             data={"channel": channel, "party": party, "outcome": outcome, "attempt": attempt.pk},
         )
     return attempt
+
+
+def _check_call_caps(borrower, party, contact_point, outcome, attempted_at):
+    """Refuse a call beyond the day's caps (rules.call_cap_breached). The day is the borrower's, and
+    every case of the borrower counts (agencies log theirs on the same cases). The borrower's row is
+    locked so that two officers logging at once cannot both pass the last free call."""
+    Borrower.objects.select_for_update().filter(pk=borrower.pk).values_list("pk", flat=True).get()
+    local = timezone.localtime(attempted_at, rules.zone(borrower.time_zone))
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    calls = ContactAttempt.objects.filter(
+        case__loan__borrower=borrower,
+        channel=ContactChannel.CALL,
+        direction=Direction.OUTBOUND,
+        attempted_at__gte=day_start,
+        attempted_at__lt=day_start + timedelta(days=1),
+    )
+    failed = ContactOutcome.failed()
+    breached = rules.call_cap_breached(
+        connected=outcome not in failed,
+        connected_today=calls.filter(party=Party.BORROWER).exclude(outcome__in=failed).count(),
+        # The number dialled; a call logged without one was to the party's number on file.
+        unanswered_today=calls.filter(party=party, contact_point=contact_point, outcome__in=failed).count(),
+    )
+    if breached:
+        raise ApplicationError(breached, code="call_cap")
 
 
 def _borrower_attempts(case):

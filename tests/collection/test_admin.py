@@ -1,7 +1,7 @@
 """The collection admin: teams are edited and audited; cases, contacts, promises and approvals are
 read-only, and the workflow moves only through actions that call the services."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from collection import services
 from collection.choices import (
@@ -244,8 +245,14 @@ def test_case_change_page_query_count_does_not_grow_with_its_history(admin_clien
 
     def add_history(count):
         for _ in range(count):
+            # One call a day, as a history grows (a day allows only so many calls: rules.call_cap_breached).
+            days = case.contact_attempts.count()
             services.contact_log(
-                actor=officer, case=case, channel=ContactChannel.CALL, outcome=ContactOutcome.NO_ANSWER
+                actor=officer,
+                case=case,
+                channel=ContactChannel.CALL,
+                outcome=ContactOutcome.NO_ANSWER,
+                attempted_at=timezone.now() - timedelta(days=days),
             )
             PromiseToPay.objects.create(case=case, amount=Decimal("100.00"), promised_for=date(2026, 4, 25))
 

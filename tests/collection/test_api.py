@@ -287,7 +287,13 @@ def test_the_case_page_runs_a_bounded_number_of_queries(people, rows, django_ass
     officer = people["officer"]
     case = make_case(state=S.MINOR, officer=officer, team=Team.objects.create(name="T", lead=people["manager"]))
     for n in range(rows):
-        services.contact_log(actor=officer, case=case, channel=ContactChannel.CALL, outcome=ContactOutcome.REACHED)
+        services.contact_log(  # one call a day: a day allows only so many (rules.call_cap_breached)
+            actor=officer,
+            case=case,
+            channel=ContactChannel.CALL,
+            outcome=ContactOutcome.REACHED,
+            attempted_at=timezone.now() - timedelta(days=n),
+        )
         services.promise_record(actor=officer, case=case, amount=f"{100 + n}.00", promised_for=TODAY)
         case = services.case_hold(actor=officer, case=case, reason=HoldReason.DISPUTE, note="disputes")
         case = services.case_release(actor=officer, case=case, note="settled")

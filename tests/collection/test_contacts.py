@@ -200,3 +200,44 @@ def test_a_grace_period_must_be_short_and_in_the_future(officer):
         with pytest.raises(ApplicationError) as error:
             services.case_grant_grace(actor=officer, case=case, until=until, reason="x")
         assert error.value.field == "until"
+
+
+def test_at_most_three_connected_calls_a_day_per_borrower_across_cases(officer):
+    """DESIGN section 6: the cap counts every case of the borrower (an agency's calls are logged on
+    the same cases), and the day is the borrower's."""
+    case = make_case(officer=officer)
+    other_loan_case = make_case(officer=officer)
+    other_loan_case.loan.borrower = case.loan.borrower
+    other_loan_case.loan.save()
+    call(case, officer, ContactOutcome.REACHED, at(20, 9))
+    call(other_loan_case, officer, ContactOutcome.PROMISED, at(20, 10))
+    call(case, officer, ContactOutcome.REFUSED, at(20, 11))
+    with pytest.raises(ApplicationError) as refused:
+        call(case, officer, ContactOutcome.REACHED, at(20, 12))
+    assert refused.value.code == "call_cap" and "3" in str(refused.value.message)
+    assert case.contact_attempts.count() == 2
+    call(case, officer, ContactOutcome.NO_ANSWER, at(20, 13))  # an unanswered attempt is not a connected call
+    call(case, officer, ContactOutcome.REACHED, at(21, 9))  # a new day
+    inbound = services.contact_log(
+        actor=officer,
+        case=case,
+        channel=ContactChannel.CALL,
+        outcome=ContactOutcome.REACHED,
+        attempted_at=at(20, 14),
+        direction="inbound",
+    )
+    assert inbound.pk  # the borrower calling in is never capped
+
+
+def test_at_most_six_unanswered_calls_a_day_to_one_number(officer):
+    case = make_case(officer=officer)
+    mobile = ContactPoint.objects.create(
+        borrower=case.loan.borrower, channel="mobile", value="+8613700000003", relation="self"
+    )
+    for hour in range(9, 15):
+        call(case, officer, ContactOutcome.NO_ANSWER, at(20, hour), contact_point=mobile)
+    with pytest.raises(ApplicationError) as refused:
+        call(case, officer, ContactOutcome.NO_ANSWER, at(20, 15), contact_point=mobile)
+    assert refused.value.code == "call_cap"
+    call(case, officer, ContactOutcome.NO_ANSWER, at(20, 15))  # another number (the one on file)
+    call(case, officer, ContactOutcome.REACHED, at(20, 16), contact_point=mobile)  # answered at last
