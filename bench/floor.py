@@ -4,10 +4,10 @@ and tests/loans/test_bench_floor.py checks that it sets what the run sets. Run o
 `cursor.execute(*statement(as_of))`."""
 
 from core import sql
-from loans import rules
+from loans import delinquency, rules
 from loans.choices import AgingBucket, Component, Ifrs9Stage, InstallmentStatus, LoanStatus, RegulatoryClass
 
-UNPAID = (str(InstallmentStatus.PENDING), str(InstallmentStatus.PARTIALLY_PAID))
+UNPAID = tuple(str(status) for status in delinquency.UNPAID)  # a tuple: sent as the list of `IN %(unpaid)s`
 
 
 def statement(as_of):

@@ -35,7 +35,7 @@ def is_unreachable(attempts: list[tuple[date, str]]) -> bool:
     return (latest[-1][0] - latest[0][0]).days + 1 >= UNREACHABLE_SPAN_DAYS
 
 
-# --- Daily call caps (DESIGN section 6): outbound calls, counted across the lender and its agencies ----
+# --- Daily call caps on outbound calls, counted across the lender and its agencies ---------------------
 CONNECTED_CALLS_A_DAY = 3  # connected calls to one borrower, per day in the borrower's time zone
 UNANSWERED_ATTEMPTS_A_DAY = 6  # unanswered attempts on one number, per day
 

@@ -203,7 +203,7 @@ def test_a_grace_period_must_be_short_and_in_the_future(officer):
 
 
 def test_at_most_three_connected_calls_a_day_per_borrower_across_cases(officer):
-    """DESIGN section 6: the cap counts every case of the borrower (an agency's calls are logged on
+    """The cap counts every case of the borrower (an agency's calls are logged on
     the same cases), and the day is the borrower's."""
     case = make_case(officer=officer)
     other_loan_case = make_case(officer=officer)
