@@ -47,7 +47,7 @@ def statement(as_of):
             balances_as_of = %(as_of)s
         FROM (
             SELECT i.loan_id, %(as_of)s - MIN(i.due_date) AS dpd,
-                   SUM(i.principal_due + i.interest_due + i.fee_due - COALESCE(p.contract, 0)
+                   SUM(i.principal_due + i.interest_due + i.fee_due + i.cost_due - COALESCE(p.contract, 0)
                        + GREATEST(q.penalty - COALESCE(p.penalty, 0), 0)) AS overdue,
                    SUM(q.penalty - i.penalty_paid) AS penalty
             FROM loans_installment i
@@ -67,7 +67,7 @@ def statement(as_of):
                 SELECT GREATEST(i.penalty_paid, 0, ROUND(
                     (i.principal_due * GREATEST(0, %(as_of)s - (i.due_date + ip.grace_days))
                      - COALESCE(p.principal_days, 0))
-                    * LEAST(ip.penalty_rate, GREATEST(ip.overdue_charge_cap_rate - il.annual_rate, 0))
+                    * LEAST(ip.penalty_rate, GREATEST(ip.cost_cap_rate - il.annual_rate, 0))
                     / %(days_per_year)s, 2)
                 ) AS penalty
             ) q

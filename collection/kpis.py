@@ -141,7 +141,7 @@ def provisions() -> list[ProvisionRow]:
         row["regulatory_class"]: row
         for row in Loan.objects.filter(status__in=BOOK_STATUSES)
         .values("regulatory_class")
-        .annotate(loans=Count("id"), exposure=exposure + Sum("fees_outstanding"))
+        .annotate(loans=Count("id"), exposure=exposure + Sum("fees_outstanding") + Sum("costs_outstanding"))
         .order_by()
     }
     result = []
@@ -229,7 +229,8 @@ def _book_history_sql(ends: list[date]) -> tuple[str, sql.Params]:
             GROUP BY i.loan_id, {month_of_applied}
         ),
         late AS (
-            SELECT i.id, i.loan_id, i.due_date, i.paid_on, i.principal_due + i.interest_due + i.fee_due AS due
+            SELECT i.id, i.loan_id, i.due_date, i.paid_on,
+                   i.principal_due + i.interest_due + i.fee_due + i.cost_due AS due
             FROM loans_installment i
             WHERE i.status <> %(superseded)s AND i.due_date < %(last)s
               AND (i.paid_on IS NULL OR (i.paid_on > i.due_date AND i.paid_on > %(first)s))

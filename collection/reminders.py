@@ -353,10 +353,12 @@ REMAINING = (
     F("principal_due")
     + F("interest_due")
     + F("fee_due")
+    + F("cost_due")
     + F("penalty_accrued")
     - F("principal_paid")
     - F("interest_paid")
     - F("fee_paid")
+    - F("cost_paid")
     - F("penalty_paid")
 )
 

@@ -47,20 +47,22 @@ def plan_position(loan, as_of: date) -> tuple[maths.Position, list[ScheduleLine]
     arrears = unpaid.filter(due_date__lt=as_of).aggregate(
         interest=Sum(F("interest_due") - F("interest_paid")), fee=Sum(F("fee_due") - F("fee_paid"))
     )
+    # Legal costs charged to any unpaid instalment move into the new schedule with the arrears.
+    costs = unpaid.aggregate(cost=Sum(F("cost_due") - F("cost_paid")))["cost"] or ZERO
     remaining = [
         ScheduleLine(
             seq=row.seq,
             due_date=row.due_date,
             principal=row.principal_due - row.principal_paid,
             interest=row.interest_due - row.interest_paid,
-            fee=row.fee_due - row.fee_paid + row.penalty_accrued - row.penalty_paid,
+            fee=row.fee_due - row.fee_paid + row.cost_due - row.cost_paid + row.penalty_accrued - row.penalty_paid,
         )
         for row in delinquency.with_penalty(unpaid, as_of)
     ]
     position = maths.Position(
         principal=loan.principal_outstanding,
         interest_arrears=to_fen(arrears["interest"] or ZERO),
-        fee_arrears=to_fen(arrears["fee"] or ZERO),
+        fee_arrears=to_fen((arrears["fee"] or ZERO) + costs),
         penalty=loan.penalty_outstanding,
         remaining_months=max(sum(1 for line in remaining if line.due_date >= as_of), 1),
         annual_rate=loan.annual_rate,

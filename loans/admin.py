@@ -192,7 +192,24 @@ class LoanProductAdmin(AuditedAdminMixin, admin.ModelAdmin):
             _("Limits"),
             {"fields": (("min_principal", "max_principal"), ("min_term_months", "max_term_months"), "max_annual_rate")},
         ),
-        (_("Charges"), {"fields": ("monthly_fee_rate", "penalty_rate", "overdue_charge_cap_rate", "grace_days")}),
+        (
+            _("Charges"),
+            {
+                "fields": ("monthly_fee_rate", "first_period_basis", "cost_cap_rate", "grace_days"),
+            },
+        ),
+        (
+            _("Default interest"),
+            {
+                "fields": ("penalty_basis", ("penalty_rate", "penalty_markup")),
+                "description": _(
+                    "Add-on basis: overdue principal bears the penalty rate on top of the contract interest. "
+                    "Markup basis (bank practice, 银发〔2003〕251号): it bears the contract rate raised by the "
+                    "markup instead, so the penalty is the contract rate times the markup. Either way the loan's "
+                    "comprehensive annual cost plus the penalty never exceeds the cost cap."
+                ),
+            },
+        ),
         (_("Payments and collection"), {"fields": ("allocation_order", "classify_day", "serious_days")}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )

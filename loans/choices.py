@@ -18,15 +18,32 @@ class RepaymentMethod(models.TextChoices):
 
 
 class AllocationOrder(models.TextChoices):
-    CIVIL_CODE_561 = "civil_code_561", _("Civil Code art. 561: fees, then penalty and interest, then principal")
+    CIVIL_CODE_561 = "civil_code_561", _(
+        "Civil Code art. 561: costs of realising the claim, then interest, fees and penalty, then principal"
+    )
     INSTALLMENT_FIRST = "installment_first", _("Oldest instalment in full first")
 
 
 class Component(models.TextChoices):
+    COST = "cost", _("Costs of realising the claim")
     FEE = "fee", _("Fees")
     PENALTY = "penalty", _("Penalty interest")
     INTEREST = "interest", _("Interest")
     PRINCIPAL = "principal", _("Principal")
+
+
+class PenaltyBasis(models.TextChoices):
+    """How default interest on overdue principal relates to the contract rate."""
+
+    ADD_ON = "add_on", _("Add-on: the penalty rate is charged on top of the contract rate")
+    MARKUP = "markup", _("Markup: overdue principal bears the contract rate raised by the markup, instead of it")
+
+
+class FirstPeriodBasis(models.TextChoices):
+    """The interest of a first period shorter or longer than a month."""
+
+    WHOLE_MONTH = "whole_month", _("A whole month's interest, whatever the first period's length")
+    ACTUAL_DAYS = "actual_days", _("Interest for the days the first period actually runs (annual rate / 360 a day)")
 
 
 class LoanStatus(models.TextChoices):

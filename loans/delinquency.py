@@ -43,7 +43,8 @@ from .choices import AgingBucket, Component, Ifrs9Stage, InstallmentStatus, Loan
 # The loans the update looks after; written-off and transferred loans are out of collection.
 LIVE_STATUSES = [LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.RESTRUCTURED, LoanStatus.PAID_OFF]
 UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
-CONTRACT = [Component.PRINCIPAL, Component.INTEREST, Component.FEE]  # what the schedule owes, penalty aside
+# What the instalment owes, penalty aside: the schedule's amounts and the costs charged to it.
+CONTRACT = [Component.PRINCIPAL, Component.INTEREST, Component.FEE, Component.COST]
 ITEMS = "delinquency_item"
 
 
@@ -92,10 +93,10 @@ def _in(values, params):
 def _candidate_select(params, condition, loans=""):
     return f"""
         SELECT i.id, i.loan_id, i.status, i.due_date, i.principal_due,
-               i.principal_due + i.interest_due + i.fee_due AS contract_due,
+               i.principal_due + i.interest_due + i.fee_due + i.cost_due AS contract_due,
                i.penalty_accrued AS penalty_old, i.penalty_paid AS penalty_paid_total,
                i.due_date + pr.grace_days AS penalty_start,
-               LEAST(pr.penalty_rate, GREATEST(pr.overdue_charge_cap_rate - l.annual_rate, 0)) AS penalty_rate
+               LEAST(pr.penalty_rate, GREATEST(pr.cost_cap_rate - l.annual_rate, 0)) AS penalty_rate
         FROM loans_installment i
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id

@@ -302,8 +302,8 @@ DEFAULT_AGES = _Weighted(
 # Plain strings (equal to the choices) for the values written millions of times: COPY's text is
 # built from them as they are.
 COMPONENTS = [component.value for component, _due, _paid in Installment.COMPONENT_FIELDS]
-FEE, PENALTY, INTEREST, PRINCIPAL = (
-    c.value for c in (Component.FEE, Component.PENALTY, Component.INTEREST, Component.PRINCIPAL)
+COST, FEE, PENALTY, INTEREST, PRINCIPAL = (
+    c.value for c in (Component.COST, Component.FEE, Component.PENALTY, Component.INTEREST, Component.PRINCIPAL)
 )
 PAID, PARTIALLY_PAID, PENDING = (
     s.value for s in (InstallmentStatus.PAID, InstallmentStatus.PARTIALLY_PAID, InstallmentStatus.PENDING)
@@ -519,10 +519,24 @@ class _Tables:
         stamps = {"created_at": now, "updated_at": now}
         self.borrowers = _Table(Borrower, BORROWER_COLUMNS, stamps)
         self.contact_points = _Table(ContactPoint, CONTACT_POINT_COLUMNS, stamps)
-        self.loans = _Table(Loan, LOAN_COLUMNS, {**stamps, "currency": "CNY", "manual_regulatory_class": None})
+        self.loans = _Table(
+            Loan,
+            LOAN_COLUMNS,
+            {
+                **stamps,
+                "currency": "CNY",
+                "manual_regulatory_class": None,
+                "manual_class_reason": "",
+                "observation_until": None,
+                "annual_cost": None,
+                "costs_outstanding": ZERO,
+            },
+        )
         self.collateral = _Table(Collateral, COLLATERAL_COLUMNS, {**stamps, "lien_registered": True})
         self.installments = _Table(
-            Installment, INSTALLMENT_COLUMNS, {"schedule_version": 1, "penalty_accrued": ZERO, "penalty_paid": ZERO}
+            Installment,
+            INSTALLMENT_COLUMNS,
+            {"schedule_version": 1, "penalty_accrued": ZERO, "penalty_paid": ZERO, "cost_due": ZERO, "cost_paid": ZERO},
         )
         self.payments = _Table(
             Payment,
@@ -718,7 +732,7 @@ class _Instalment:
 
     def __init__(self, pk, seq, due_date, principal, interest, fee):
         self.pk, self.seq, self.due_date, self.paid_on = pk, seq, due_date, None
-        self.due = {FEE: fee, PENALTY: ZERO, INTEREST: interest, PRINCIPAL: principal}
+        self.due = {COST: ZERO, FEE: fee, PENALTY: ZERO, INTEREST: interest, PRINCIPAL: principal}
         self.paid = dict.fromkeys(self.due, ZERO)
         self.total_due = self.total_outstanding = principal + interest + fee
 

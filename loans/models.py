@@ -18,11 +18,13 @@ from .choices import (
     CollateralKind,
     CollateralStatus,
     Component,
+    FirstPeriodBasis,
     Ifrs9Stage,
     InstallmentStatus,
     LoanStatus,
     PaymentChannel,
     PaymentKind,
+    PenaltyBasis,
     ProductKind,
     RegulatoryClass,
     RepaymentMethod,
@@ -56,20 +58,53 @@ class LoanProduct(TimeStampedModel):
         help_text=_("Charged with every instalment, as a fraction of the principal."),
         validators=[MinValueValidator(Decimal("0"))],
     )
+    penalty_basis = models.CharField(
+        _("penalty basis"),
+        max_length=12,
+        choices=PenaltyBasis.choices,
+        default=PenaltyBasis.ADD_ON,
+        help_text=_(
+            "Add-on: the penalty rate is charged on overdue principal on top of the contract interest. "
+            "Markup: overdue principal bears the contract rate raised by the markup instead of the contract "
+            "rate (bank practice: 30-50%), so the penalty is the contract rate times the markup."
+        ),
+    )
     penalty_rate = rate_field(
         _("penalty (default) interest rate, annual"),
         default=Decimal("0.180000"),
-        help_text=_("Accrued daily on overdue principal."),
+        help_text=_("Add-on basis: accrued daily on overdue principal on top of the contract rate."),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
-    overdue_charge_cap_rate = rate_field(
-        _("cap on overdue charges, annual"),
+    penalty_markup = rate_field(
+        _("penalty markup on the contract rate"),
+        default=Decimal("0.500000"),
+        help_text=_("Markup basis: 0.5 makes overdue principal bear 1.5 times the contract rate."),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+    )
+    cost_cap_rate = rate_field(
+        _("cap on the comprehensive annual cost"),
         default=Decimal("0.240000"),
-        help_text=_("Overdue interest, penalty and fees together never exceed this annual rate on the principal."),
-        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "The comprehensive annual cost of a loan (the IRR of the borrower's cash flows: interest and fees) "
+            "may not exceed this when it is booked or restructured, and its cost plus the penalty on overdue "
+            "principal stays within it."
+        ),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
     grace_days = models.PositiveSmallIntegerField(
-        _("grace days"), default=0, help_text=_("Days after the due date before penalty interest starts.")
+        _("grace days"),
+        default=0,
+        help_text=_(
+            "Paying within this many days after the due date is paying on time: no days past due, no case, "
+            "no class change, no penalty."
+        ),
+    )
+    first_period_basis = models.CharField(
+        _("first period interest"),
+        max_length=12,
+        choices=FirstPeriodBasis.choices,
+        default=FirstPeriodBasis.WHOLE_MONTH,
+        help_text=_("How the interest of a first period shorter or longer than a month is counted."),
     )
     allocation_order = models.CharField(
         _("payment allocation order"),
@@ -139,6 +174,7 @@ class Loan(TimeStampedModel):
     principal_outstanding = money_field(_("principal outstanding"))
     interest_outstanding = money_field(_("interest outstanding"))
     fees_outstanding = money_field(_("fees outstanding"))
+    costs_outstanding = money_field(_("costs outstanding"))
     penalty_outstanding = money_field(_("penalty outstanding"))
     overdue_amount = money_field(_("overdue amount"))
     credit_balance = money_field(
@@ -161,6 +197,19 @@ class Loan(TimeStampedModel):
         help_text=_(
             "A class set by a credit officer; the effective class is never better than the days-past-due floor."
         ),
+    )
+    manual_class_reason = models.CharField(_("reason for the manual class"), max_length=500, blank=True)
+    observation_until = models.DateField(
+        _("under observation until"),
+        null=True,
+        blank=True,
+        help_text=_("A restructured loan is watched until this day: at least IFRS 9 stage 2 meanwhile."),
+    )
+    annual_cost = rate_field(
+        _("comprehensive annual cost"),
+        null=True,
+        blank=True,
+        help_text=_("综合年化成本: the IRR of the borrower's cash flows under the current schedule."),
     )
     ifrs9_stage = models.PositiveSmallIntegerField(
         _("IFRS 9 stage"), choices=Ifrs9Stage.choices, default=Ifrs9Stage.STAGE_1
@@ -191,7 +240,13 @@ class Loan(TimeStampedModel):
 
     @property
     def total_outstanding(self):
-        return self.principal_outstanding + self.interest_outstanding + self.fees_outstanding + self.penalty_outstanding
+        return (
+            self.principal_outstanding
+            + self.interest_outstanding
+            + self.fees_outstanding
+            + self.costs_outstanding
+            + self.penalty_outstanding
+        )
 
     @property
     def is_closed(self):
@@ -212,6 +267,9 @@ class Installment(models.Model):
     principal_due = money_field(_("principal due"))
     interest_due = money_field(_("interest due"))
     fee_due = money_field(_("fees due"))
+    # Costs of realising the claim the lender advanced (court fees, preservation, lawyer), charged to
+    # the instalment open when they were booked: Civil Code art. 561 ranks them first.
+    cost_due = money_field(_("costs due"))
     # As of the last time the loan was touched (a payment, settlement, restructuring, closing): the
     # daily run keeps only the loan's penalty total current. Read it as of a day with
     # loans.delinquency.with_penalty.
@@ -219,6 +277,7 @@ class Installment(models.Model):
     principal_paid = money_field(_("principal paid"))
     interest_paid = money_field(_("interest paid"))
     fee_paid = money_field(_("fees paid"))
+    cost_paid = money_field(_("costs paid"))
     penalty_paid = money_field(_("penalty paid"))
     status = models.CharField(
         _("status"), max_length=16, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING
@@ -251,6 +310,7 @@ class Installment(models.Model):
 
     # The components, in one place: (component, due field, paid field).
     COMPONENT_FIELDS = [
+        (Component.COST, "cost_due", "cost_paid"),
         (Component.FEE, "fee_due", "fee_paid"),
         (Component.PENALTY, "penalty_accrued", "penalty_paid"),
         (Component.INTEREST, "interest_due", "interest_paid"),
@@ -263,11 +323,11 @@ class Installment(models.Model):
 
     @property
     def total_due(self):
-        return self.principal_due + self.interest_due + self.fee_due + self.penalty_accrued
+        return self.principal_due + self.interest_due + self.fee_due + self.cost_due + self.penalty_accrued
 
     @property
     def total_paid(self):
-        return self.principal_paid + self.interest_paid + self.fee_paid + self.penalty_paid
+        return self.principal_paid + self.interest_paid + self.fee_paid + self.cost_paid + self.penalty_paid
 
     @property
     def total_outstanding(self):

@@ -13,15 +13,17 @@ from .choices import AgingBucket, AllocationOrder, Component, Ifrs9Stage, Regula
 # instalments (oldest first), then rank 2, and so on; inside a rank an older instalment comes first,
 # and within one instalment the components go in the listed order.
 ALLOCATION_ORDERS = {
-    # Civil Code art. 561: the costs of realising the claim, then interest, then the principal.
+    # Civil Code art. 561: the costs of realising the claim (legal costs the lender advanced), then
+    # interest, then the principal. Service fees and penalty are the price of the money, so they rank
+    # with interest, not with the costs.
     AllocationOrder.CIVIL_CODE_561: [
-        [Component.FEE],
-        [Component.PENALTY, Component.INTEREST],
+        [Component.COST],
+        [Component.FEE, Component.PENALTY, Component.INTEREST],
         [Component.PRINCIPAL],
     ],
     # Settle the oldest instalment in full before touching the next one.
     AllocationOrder.INSTALLMENT_FIRST: [
-        [Component.FEE, Component.PENALTY, Component.INTEREST, Component.PRINCIPAL],
+        [Component.COST, Component.FEE, Component.PENALTY, Component.INTEREST, Component.PRINCIPAL],
     ],
 }
 

@@ -580,6 +580,7 @@ def loan_refresh_balances(*, loan: Loan, as_of: date) -> Loan:
         principal=Sum("principal_due") - Sum("principal_paid"),
         interest=Sum("interest_due") - Sum("interest_paid"),
         fee=Sum("fee_due") - Sum("fee_paid"),
+        cost=Sum("cost_due") - Sum("cost_paid"),
         penalty=Sum("penalty_accrued") - Sum("penalty_paid"),
     )
     credit = Payment.objects.filter(loan=loan).aggregate(total=Sum("unapplied_amount"))["total"] or ZERO
@@ -587,6 +588,7 @@ def loan_refresh_balances(*, loan: Loan, as_of: date) -> Loan:
     loan.principal_outstanding = totals["principal"] or ZERO
     loan.interest_outstanding = totals["interest"] or ZERO
     loan.fees_outstanding = totals["fee"] or ZERO
+    loan.costs_outstanding = totals["cost"] or ZERO
     loan.penalty_outstanding = totals["penalty"] or ZERO
     loan.credit_balance = credit
     if loan.status == LoanStatus.RESTRUCTURED and loan.total_outstanding <= 0:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,11 +23,42 @@ from core.i18n import stored_text
 from core.money import ZERO, parse_amount, to_fen
 
 from . import delinquency
-from .choices import InstallmentStatus
+from .choices import Component, InstallmentStatus
 from .models import Installment, Loan, Payment
 from .services import loan_refresh_balances, payment_post
 
 UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the borrower owes on a day, by component: all unpaid principal; interest, fees, penalty and
+    costs due on or before the day and unpaid; and the running period's interest for the days it has
+    run. Interest and fees of periods still to come are not owed yet and are never part of it: this is
+    what a lawsuit claims, what settles the loan early, and what a write-off leaves unrecovered."""
+
+    on: date
+    principal: Decimal  # all unpaid principal, overdue and not yet due
+    interest: Decimal  # due and unpaid, plus the running period's accrued interest
+    fees: Decimal  # due and unpaid
+    penalty: Decimal  # accrued to the day on overdue principal, unpaid
+    costs: Decimal  # costs of realising the claim the lender advanced, unpaid
+    accrued_interest: Decimal  # the running period's part of `interest`
+
+    @property
+    def total(self):
+        return self.principal + self.interest + self.fees + self.penalty + self.costs
+
+    def as_dict(self):
+        return {
+            "on": self.on.isoformat(),
+            "principal": str(self.principal),
+            "interest": str(self.interest),
+            "fees": str(self.fees),
+            "penalty": str(self.penalty),
+            "costs": str(self.costs),
+            "total": str(self.total),
+        }
 
 
 @dataclass(frozen=True)
@@ -48,44 +80,62 @@ class Quote:
         return max(self.total - self.credit, ZERO)
 
 
-def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
+def period_start(loan: Loan, installment: Installment) -> date:
+    """The day an instalment's interest period begins: the previous due date of its own schedule; for
+    the first instalment, the disbursement (the original schedule) or one month before its due date (a
+    restructured schedule, whose first period the plan charged as a month). Superseded schedules have
+    no say: interest paid on them was paid for their own periods."""
+    previous = (
+        loan.installments.filter(schedule_version=installment.schedule_version, due_date__lt=installment.due_date)
+        .order_by("-due_date")
+        .values_list("due_date", flat=True)
+        .first()
+    )
+    if previous is not None:
+        return previous
+    if installment.schedule_version == 1:
+        return loan.disbursed_on
+    return installment.due_date - relativedelta(months=1)
+
+
+def claim_as_of(loan: Loan, on: date | None = None) -> Claim:
+    """The loan's claim on the day (see Claim)."""
     on = on or business_today()
     unpaid = delinquency.with_penalty(loan.installments.filter(status__in=UNPAID).order_by("due_date", "seq"), on)
     due = [row for row in unpaid if row.due_date <= on]
     future = [row for row in unpaid if row.due_date > on]
-    due_now = sum(
-        (
-            row.principal_due
-            + row.interest_due
-            + row.fee_due
-            + row.penalty_accrued
-            - row.principal_paid
-            - row.interest_paid
-            - row.fee_paid
-            - row.penalty_paid
-            for row in due
-        ),
-        ZERO,
-    )
+
+    def owed(rows, component):
+        return sum((row.outstanding(component) for row in rows), ZERO)
+
     accrued = ZERO
     if future:
         running = future[0]
-        previous = (
-            loan.installments.exclude(status=InstallmentStatus.SUPERSEDED)
-            .filter(due_date__lt=running.due_date)
-            .order_by("-due_date")
-            .values_list("due_date", flat=True)
-            .first()
-        ) or loan.disbursed_on
-        period = max((running.due_date - previous).days, 1)
-        elapsed = min(max((on - previous).days, 0), period)
+        start = period_start(loan, running)
+        period = max((running.due_date - start).days, 1)
+        elapsed = min(max((on - start).days, 0), period)
         accrued = to_fen((running.interest_due - running.interest_paid) * elapsed / period)
-    principal = sum((row.principal_due - row.principal_paid for row in future), ZERO)
-    return Quote(
+    return Claim(
         on=on,
-        due_now=to_fen(due_now),
-        future_principal=to_fen(principal),
+        principal=owed(unpaid, Component.PRINCIPAL),
+        interest=owed(due, Component.INTEREST) + accrued,
+        fees=owed(due, Component.FEE),
+        penalty=owed(due, Component.PENALTY),
+        costs=owed(unpaid, Component.COST),
         accrued_interest=accrued,
+    )
+
+
+def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
+    """What settles the loan on the day: its claim, less the credit already held."""
+    claim = claim_as_of(loan, on)
+    future = loan.installments.filter(status__in=UNPAID, due_date__gt=claim.on)
+    future_principal = sum((row.principal_due - row.principal_paid for row in future), ZERO)
+    return Quote(
+        on=claim.on,
+        due_now=claim.total - future_principal - claim.accrued_interest,
+        future_principal=future_principal,
+        accrued_interest=claim.accrued_interest,
         credit=loan.credit_balance,
     )
 

@@ -69,7 +69,7 @@ def test_penalty_matches_a_day_by_day_computation_with_partial_payments():
 
 
 def test_penalty_is_capped_with_the_contract_rate_and_waits_out_the_grace_days():
-    product = LoanProductFactory(penalty_rate=Decimal("0.18"), overdue_charge_cap_rate=Decimal("0.24"), grace_days=3)
+    product = LoanProductFactory(penalty_rate=Decimal("0.18"), cost_cap_rate=Decimal("0.24"), grace_days=3)
     with time_machine.travel(at(date(2026, 1, 15)), tick=False):
         loan = make_loan(product=product, annual_rate="0.12")
     first = loan.installments.get(seq=1)
