@@ -18,8 +18,9 @@ class RepaymentMethod(models.TextChoices):
 
 
 class AllocationOrder(models.TextChoices):
-    CIVIL_CODE_561 = "civil_code_561", _(
-        "Civil Code art. 561: costs of realising the claim, then interest, fees and penalty, then principal"
+    CIVIL_CODE_561 = (
+        "civil_code_561",
+        _("Civil Code art. 561: costs of realising the claim, then interest, fees and penalty, then principal"),
     )
     INSTALLMENT_FIRST = "installment_first", _("Oldest instalment in full first")
 

@@ -16,6 +16,7 @@ from core.audit import log_action
 from core.dates import business_date, business_today
 from core.errors import ApplicationError
 from core.money import ZERO, parse_amount, to_fen
+from core.permissions import is_manager
 from webhooks.services import event_publish
 
 from . import delinquency, rules
@@ -425,6 +426,83 @@ def _book_lines(lines):
 
 def _user_or_none(actor):
     return actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
+
+
+@transaction.atomic
+def loan_charge_cost(*, actor, loan: Loan, amount, on: date, reason: str, reference: str = "") -> Installment:
+    """Charge the borrower a cost of realising the claim the lender advanced (a court or preservation
+    fee, a lawyer's fee the contract or the judgment puts on the borrower). It is owed at once: it is
+    added to the oldest instalment still unpaid (the next one to fall due when none is overdue), where
+    Civil Code art. 561 has payments meet it first. A closed loan that is still collected (written
+    off) takes it too; a paid-off or sold one does not."""
+    amount = parse_amount(amount)
+    locked = Loan.objects.select_for_update().get(pk=loan.pk)
+    if locked.is_closed and locked.status != LoanStatus.WRITTEN_OFF:
+        raise ApplicationError(
+            _("The loan is %(status)s: no cost can be charged to it.") % {"status": locked.get_status_display()},
+            code="loan_closed",
+            field="loan",
+        )
+    installment = (
+        locked.installments.select_for_update()
+        .filter(status__in=delinquency.UNPAID)
+        .order_by("due_date", "seq")
+        .first()
+    )
+    if installment is None:
+        raise ApplicationError(_("The loan owes nothing a cost could be charged with."), field="loan")
+    installment.cost_due += amount
+    installment.save(update_fields=["cost_due"])
+    _apply_credit(locked, as_of=on)  # credit held pays the cost at once
+    loan_refresh_balances(loan=locked, as_of=on)
+    log_action(
+        actor=actor,
+        action="loans.cost.charged",
+        target=locked,
+        reason=reason,
+        data={"amount": amount, "on": on, "installment": installment.pk, "reference": reference},
+    )
+    return installment
+
+
+@transaction.atomic
+def loan_set_class(*, actor, loan: Loan, regulatory_class: int | None, reason: str, on: date) -> Loan:
+    """A manager's judgment of a loan's regulatory class (the 2023 classification measures ask for it
+    on enterprise debtors: a debtor in trouble before any instalment is late), with a written reason.
+    The effective class is never better than the days-past-due floor; `None` withdraws the judgment.
+    A class of substandard or worse puts the loan in IFRS 9 stage 3."""
+    if not is_manager(actor):
+        raise ApplicationError(_("Only a manager may set a loan's class."), code="permission_denied")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Say why the loan is classed so."), field="reason")
+    if regulatory_class is not None and regulatory_class not in RegulatoryClass.values:
+        raise ApplicationError(_("Choose one of the five classes."), field="regulatory_class")
+    locked = Loan.objects.select_for_update().get(pk=loan.pk)
+    if locked.is_closed:
+        raise ApplicationError(_("The loan is closed: its class cannot change."), code="loan_closed", field="loan")
+    before = {
+        "manual_regulatory_class": locked.manual_regulatory_class,
+        "regulatory_class": locked.regulatory_class,
+        "ifrs9_stage": locked.ifrs9_stage,
+    }
+    locked.manual_regulatory_class = regulatory_class
+    locked.manual_class_reason = reason[:500] if regulatory_class is not None else ""
+    locked.save(update_fields=["manual_regulatory_class", "manual_class_reason", "updated_at"])
+    locked = loan_refresh_balances(loan=locked, as_of=on)
+    log_action(
+        actor=actor,
+        action="loans.loan.class_set",
+        target=locked,
+        reason=reason,
+        before=before,
+        after={
+            "manual_regulatory_class": locked.manual_regulatory_class,
+            "regulatory_class": locked.regulatory_class,
+            "ifrs9_stage": locked.ifrs9_stage,
+        },
+    )
+    return locked
 
 
 # --- Balances ---------------------------------------------------------------------------------------
