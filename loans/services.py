@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -318,6 +318,18 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     if loan.status == LoanStatus.PAID_OFF:
         loan.status, loan.closed_on = LoanStatus.ACTIVE, None
         loan.save(update_fields=["status", "closed_on", "updated_at"])
+    # The payments received after the reversed one were allocated to what it had left open: take
+    # them back and spend them again in order, as if the reversed money had never come, so the
+    # Civil Code order holds (core-banking systems re-allocate the same way). Credit the loan holds
+    # is spent at once on what the reversal re-opened, not at the next nightly run.
+    later = list(
+        Payment.objects.filter(loan=loan, kind=PaymentKind.PAYMENT, reversal__isnull=True)
+        .filter(Q(value_date__gt=payment.value_date) | Q(value_date=payment.value_date, pk__gt=payment.pk))
+        .order_by("value_date", "id")
+    )
+    before = {p.pk: _net_allocation(p) for p in later}
+    _take_back(later)
+    _apply_credit(loan, as_of=today)
     loan_refresh_balances(loan=loan, as_of=today)
     log_action(
         actor=actor,
@@ -326,7 +338,58 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         reason=reason,
         data={"payment": payment.external_reference, "reversal": reversal.external_reference, "amount": payment.amount},
     )
+    changed = [
+        {"payment": p.external_reference, "before": before[p.pk], "after": after}
+        for p in later
+        if (after := _net_allocation(p)) != before[p.pk]
+    ]
+    if changed:
+        log_action(
+            actor=actor,
+            action="loans.payment.reallocated",
+            target=loan,
+            reason=reason,
+            data={"after_reversal_of": payment.external_reference, "payments": changed},
+        )
     return reversal, True
+
+
+def _net_allocation(payment) -> dict:
+    """What a payment has paid, by component, net of any lines taken back."""
+    totals = (
+        PaymentAllocation.objects.filter(payment=payment)
+        .values("component")
+        .annotate(total=Sum("amount"))
+        .order_by("component")
+    )
+    return {row["component"]: str(row["total"]) for row in totals if row["total"]}
+
+
+def _take_back(payments):
+    """Undo the allocation of these payments with lines that mirror what each paid (dated as the
+    lines they mirror, so a re-run of a past day sees the pair net to nothing), and hold their money
+    as credit again, to be spent anew."""
+    for payment in payments:
+        net = (
+            PaymentAllocation.objects.filter(payment=payment)
+            .values("installment_id", "component", "applied_on")
+            .annotate(total=Sum("amount"))
+            .order_by("applied_on", "installment_id", "component")
+        )
+        _book_lines(
+            [
+                PaymentAllocation(
+                    payment=payment,
+                    installment_id=row["installment_id"],
+                    component=row["component"],
+                    amount=-row["total"],
+                    applied_on=row["applied_on"],
+                )
+                for row in net
+                if row["total"]
+            ]
+        )
+        Payment.objects.filter(pk=payment.pk).update(unapplied_amount=payment.amount)
 
 
 def _reversal_reference(payment):
@@ -411,6 +474,8 @@ def _book_lines(lines):
         for line in by_installment[installment.pk]:
             field = paid_field[line.component]
             setattr(installment, field, getattr(installment, field) + line.amount)
+        if installment.status == InstallmentStatus.SUPERSEDED:
+            continue  # a replaced instalment keeps what was paid on it, and stays replaced
         if installment.total_outstanding <= 0:
             installment.status = InstallmentStatus.PAID
             installment.paid_on = max(line.applied_on for line in by_installment[installment.pk])

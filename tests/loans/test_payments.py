@@ -394,3 +394,75 @@ def test_credit_applied_for_a_past_business_date_leaves_the_balances_as_of_that_
     assert loan.days_past_due == 14
     assert loan.penalty_outstanding == sum(delinquency.penalties(past, [loan.pk]).values())
     assert loan.penalty_outstanding < sum(delinquency.penalties(today, [loan.pk]).values())
+
+
+def _paid_by(payment):
+    """What a payment has paid, net, by component."""
+    rows = payment.allocations.values("component").annotate(total=Sum("amount"))
+    return {row["component"]: row["total"] for row in rows if row["total"]}
+
+
+def test_reversing_an_earlier_payment_reallocates_the_later_ones_in_the_civil_code_order(today):
+    """Payment A paid fees and interest, payment B then paid principal; A bounces. B is taken back
+    and spent again as if A had never come: on the interest and fees A no longer pays, before any
+    principal."""
+    loan = make_loan(monthly_fee_rate=Decimal("0.003"))
+    first, second, third, *_ = schedule(loan)
+    ahead_of_principal = sum(i.total_outstanding - i.principal_due for i in (first, second, third))
+    a, _ = post(loan, ahead_of_principal, "A")
+    b, _ = post(loan, Decimal("300.00"), "B")
+    assert ahead_of_principal > Decimal("300.00")
+    assert set(_paid_by(b)) == {Component.PRINCIPAL}
+
+    payment_reverse(actor="system", payment=a, reason="Bounced by the bank")
+
+    after = _paid_by(b)
+    assert after.get(Component.PRINCIPAL, 0) == 0  # interest and fees are still open: no principal yet
+    assert sum(after.values()) == Decimal("300.00")
+    assert set(after) <= {Component.FEE, Component.PENALTY, Component.INTEREST}
+    # B's old lines stay, taken back by mirror lines; the new lines follow.
+    assert b.allocations.filter(component=Component.PRINCIPAL, amount__lt=0).exists()
+    entry = ActivityLog.objects.get(action="loans.payment.reallocated")
+    assert entry.data["after_reversal_of"] == "A"
+    assert entry.data["payments"][0]["payment"] == "B"
+    assert entry.data["payments"][0]["before"] == {Component.PRINCIPAL: "300.00"}
+    loan.refresh_from_db()
+    paid = sum(i.total_paid for i in schedule(loan))
+    assert paid == Decimal("300.00")  # nothing created or lost
+
+
+def test_credit_held_is_applied_at_once_when_a_reversal_reopens_instalments(today):
+    """The loan holds credit (money for instalments not yet due) when an earlier payment bounces:
+    that credit pays the re-opened instalments now, not at the next nightly run."""
+    loan = make_loan()
+    overdue = loan.overdue_amount
+    a, _ = post(loan, overdue, "A")
+    b, _ = post(loan, Decimal("2000.00"), "B")  # nothing else due: held as credit
+    loan.refresh_from_db()
+    assert loan.credit_balance == Decimal("2000.00") and loan.overdue_amount == 0
+
+    payment_reverse(actor="system", payment=a, reason="Chargeback")
+
+    loan.refresh_from_db()
+    assert loan.credit_balance == 0
+    assert loan.overdue_amount == overdue - Decimal("2000.00")
+    b.refresh_from_db()
+    assert b.unapplied_amount == 0
+
+
+def test_reallocation_after_a_reversal_is_seen_right_by_a_rerun_of_a_past_day(today):
+    """The mirror lines carry the dates of the lines they take back: re-running the day B came
+    gives the figures of a book where only B had come."""
+    loan = make_loan()
+    a, _ = post(loan, Decimal("900.00"), "A", received_at=at(date(2026, 4, 16)))
+    post(loan, Decimal("700.00"), "B", received_at=at(date(2026, 4, 18)))
+    payment_reverse(actor="system", payment=a, reason="Bounced")
+    loan_apply_credit(loan=loan, as_of=date(2026, 4, 18))
+    rerun = Loan.objects.get(pk=loan.pk)
+
+    other = make_loan(external_id="L-ONLY-B")
+    post(other, Decimal("700.00"), "B2", received_at=at(date(2026, 4, 18)))
+    loan_apply_credit(loan=other, as_of=date(2026, 4, 18))
+    only_b = Loan.objects.get(pk=other.pk)
+    for field in ("overdue_amount", "penalty_outstanding", "days_past_due", "principal_outstanding"):
+        assert getattr(rerun, field) == getattr(only_b, field), field
