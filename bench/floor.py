@@ -5,7 +5,15 @@ and tests/loans/test_bench_floor.py checks that it sets what the run sets. Run o
 
 from core import sql
 from loans import delinquency, rules
-from loans.choices import AgingBucket, Component, Ifrs9Stage, InstallmentStatus, LoanStatus, RegulatoryClass
+from loans.choices import (
+    AgingBucket,
+    Component,
+    Ifrs9Stage,
+    InstallmentStatus,
+    LoanStatus,
+    PenaltyBasis,
+    RegulatoryClass,
+)
 
 UNPAID = tuple(str(status) for status in delinquency.UNPAID)  # a tuple: sent as the list of `IN %(unpaid)s`
 
@@ -13,11 +21,12 @@ UNPAID = tuple(str(status) for status in delinquency.UNPAID)  # a tuple: sent as
 def statement(as_of):
     """The floor: one UPDATE, written by hand for PostgreSQL, that sets on every loan in arrears the
     columns the run sets on it, from the same rows: days past due, overdue amount (unpaid principal,
-    interest and fees of instalments past due, plus unpaid penalty), penalty outstanding (daily on
-    unpaid principal after the grace days, at the product's rate within its cap, never below what was
-    paid), aging bucket, regulatory class, IFRS 9 stage and status. What is paid on a partly paid
-    instalment is summed from its allocation lines. For today only: it does not handle a re-run of a
-    past date, nor loans that left arrears, nor opening or moving cases. Returns (text, parameters)."""
+    interest, fees and costs of instalments past their grace days, plus unpaid penalty), penalty
+    outstanding (daily on unpaid principal from the due date, at the product's basis within its cost
+    cap, never below what was paid), aging bucket, regulatory class, IFRS 9 stage and status. What is
+    paid on a partly paid instalment is summed from its allocation lines. For today only: it does not
+    handle a re-run of a past date, nor loans that left arrears, nor opening or moving cases. Returns
+    (text, parameters)."""
     params = sql.Params(
         as_of=as_of,
         unpaid=UNPAID,
@@ -28,6 +37,7 @@ def statement(as_of):
         normal=int(RegulatoryClass.NORMAL),
         in_arrears_from=(str(LoanStatus.ACTIVE), str(LoanStatus.OVERDUE)),
         overdue=str(LoanStatus.OVERDUE),
+        markup=str(PenaltyBasis.MARKUP),
     )
     # Every loan here is in arrears: its bucket is past M0 and its class at least special mention.
     bucket = sql.case_by_upper_bound("x.dpd", rules.AGING_BUCKETS[1:], AgingBucket.M7, params)
@@ -57,21 +67,21 @@ def statement(as_of):
                 SELECT SUM(CASE WHEN a.component <> %(penalty)s THEN a.amount ELSE 0 END) AS contract,
                        SUM(CASE WHEN a.component = %(penalty)s THEN a.amount ELSE 0 END) AS penalty,
                        SUM(CASE WHEN a.component = %(principal)s
-                                THEN a.amount * GREATEST(
-                                    0, %(as_of)s - GREATEST(a.applied_on, i.due_date + ip.grace_days + 1) + 1)
+                                THEN a.amount * GREATEST(0, %(as_of)s - GREATEST(a.applied_on, i.due_date))
                                 ELSE 0 END) AS principal_days
                 FROM loans_paymentallocation a
                 WHERE i.status = %(partially_paid)s AND a.installment_id = i.id AND a.applied_on <= %(as_of)s
             ) p ON true
             CROSS JOIN LATERAL (
                 SELECT GREATEST(i.penalty_paid, 0, ROUND(
-                    (i.principal_due * GREATEST(0, %(as_of)s - (i.due_date + ip.grace_days))
-                     - COALESCE(p.principal_days, 0))
-                    * LEAST(ip.penalty_rate, GREATEST(ip.cost_cap_rate - il.annual_rate, 0))
+                    (i.principal_due * (%(as_of)s - i.due_date) - COALESCE(p.principal_days, 0))
+                    * LEAST(CASE WHEN ip.penalty_basis = %(markup)s THEN il.annual_rate * ip.penalty_markup
+                                 ELSE ip.penalty_rate END,
+                            GREATEST(ip.cost_cap_rate - COALESCE(il.annual_cost, il.annual_rate), 0))
                     / %(days_per_year)s, 2)
                 ) AS penalty
             ) q
-            WHERE i.status IN %(unpaid)s AND i.due_date < %(as_of)s
+            WHERE i.status IN %(unpaid)s AND %(as_of)s - i.due_date > ip.grace_days
             GROUP BY i.loan_id
         ) x, loans_loanproduct pr
         WHERE l.id = x.loan_id AND pr.id = l.product_id"""
@@ -80,13 +90,15 @@ def statement(as_of):
 
 def days_past_due_statement(as_of):
     """Days past due alone, for every loan from its oldest unpaid instalment, in one UPDATE: less than
-    the run must write (an index-only scan), quoted beside the floor for comparison with earlier figures.
+    the run must write (with the product for its grace days), quoted beside the floor for comparison.
     Returns (text, parameters)."""
     text = """
         UPDATE loans_loan SET days_past_due = x.dpd
-        FROM (SELECT loan_id, %(as_of)s - MIN(due_date) AS dpd
-              FROM loans_installment
-              WHERE status IN %(unpaid)s AND due_date < %(as_of)s
-              GROUP BY loan_id) x
+        FROM (SELECT i.loan_id, %(as_of)s - MIN(i.due_date) AS dpd
+              FROM loans_installment i
+              JOIN loans_loan l ON l.id = i.loan_id
+              JOIN loans_loanproduct pr ON pr.id = l.product_id
+              WHERE i.status IN %(unpaid)s AND %(as_of)s - i.due_date > pr.grace_days
+              GROUP BY i.loan_id) x
         WHERE loans_loan.id = x.loan_id"""
     return text, sql.Params(as_of=as_of, unpaid=UNPAID)

@@ -14,11 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
-from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Case, Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -28,12 +27,13 @@ from core.dates import business_today
 from core.models import ActivityLog
 from core.roles import OFFICER
 from loans import delinquency
-from loans.choices import LoanStatus, RegulatoryClass
+from loans import rules as loan_rules
+from loans.choices import Ifrs9Stage, LoanStatus, RegulatoryClass
 from loans.models import Loan, Payment
 from loans.services import loan_apply_credit
 from webhooks.services import events_publish
 
-from . import restructuring, rules
+from . import rules
 from .choices import CaseState, PlanState, PromiseStatus, ResolutionReason, Severity
 from .models import CollectionCase, PromiseToPay, RestructuringPlan, Team
 from .services import case_facts
@@ -434,18 +434,8 @@ def _plan_outcomes(as_of, in_range):
         )
     }
     cases = [case for case in cases if case.pk in plans]
-    missed = [c for c in cases if c.loan.days_past_due > c.loan.product.grace_days]
-    late = [c for c in cases if 0 < c.loan.days_past_due <= c.loan.product.grace_days]
-    # Paid late but within grace: the observation period starts again from today (DESIGN section 5).
-    restart_until = as_of + relativedelta(months=restructuring.OBSERVATION_MIN_MONTHS)
-    restarted = [c for c in late if plans[c.pk].observation_until < restart_until]
-    RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in restarted]).update(
-        observation_until=restart_until, updated_at=timezone.now()
-    )
-    _log(
-        (c, "collection.plan.observation_restarted", {"plan": plans[c.pk].pk, "until": str(restart_until)})
-        for c in restarted
-    )
+    # Days past due count only beyond the product's grace days: paid within them is paid on time.
+    missed = [c for c in cases if c.loan.days_past_due > 0]
     done = [
         c
         for c in cases
@@ -462,8 +452,19 @@ def _plan_outcomes(as_of, in_range):
             by_floor.setdefault(plans[case.pk].class_floor, []).append(case.loan_id)
     for floor, loan_ids in by_floor.items():
         Loan.objects.filter(pk__in=loan_ids, manual_regulatory_class=floor).update(
-            manual_regulatory_class=None, regulatory_class=RegulatoryClass.NORMAL
+            manual_regulatory_class=None, manual_class_reason="", regulatory_class=RegulatoryClass.NORMAL
         )
+    # The observation ends either way. A plan kept to the end leaves nothing overdue, so the stage
+    # follows the class alone (the daily update leaves loans without arrears alone); a defaulted one
+    # is in arrears, and tomorrow's update sets its stage from the days past due.
+    Loan.objects.filter(pk__in=[c.loan_id for c in done]).update(
+        observation_until=None,
+        ifrs9_stage=Case(
+            When(regulatory_class__gte=loan_rules.IMPAIRED_FROM_CLASS, then=Value(int(Ifrs9Stage.STAGE_3))),
+            default=Value(int(Ifrs9Stage.STAGE_1)),
+        ),
+    )
+    Loan.objects.filter(pk__in=[c.loan_id for c in missed]).update(observation_until=None)
     # RestructuringPlan.default / .complete, applied in bulk.
     for group, state in ((missed, PlanState.DEFAULTED), (done, PlanState.COMPLETED)):
         RestructuringPlan.objects.filter(pk__in=[plans[c.pk].pk for c in group], state=PlanState.ACTIVE).update(

@@ -308,10 +308,17 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
             .exists()
         )
         locked.class_floor = loan_rules.restructured_class_floor(loan.regulatory_class, restructured_again=again)
-        # The delinquency update keeps class = max(manual class, days-past-due floor).
+        observation_until = observation_end(today, locked.new_schedule)
+        # The delinquency update keeps class = max(manual class, days-past-due floor), and the loan
+        # in IFRS 9 stage 2 at least while it is under observation.
         Loan.objects.filter(pk=loan.pk).update(
             manual_regulatory_class=Greatest(Coalesce("manual_regulatory_class", 0), locked.class_floor),
+            manual_class_reason=stored_text(
+                gettext_lazy("Restructured (plan %(plan)s): the class held during the observation period"),
+                plan=locked.pk,
+            ),
             regulatory_class=Greatest("regulatory_class", locked.class_floor),
+            observation_until=observation_until,
         )
         loan_reschedule(
             actor=actor,
@@ -322,7 +329,7 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
             reason=stored_text(gettext_lazy("Restructuring plan %(plan)s"), plan=locked.pk),
             on=today,
         )
-        locked.activate(today, observation_end(today, locked.new_schedule))
+        locked.activate(today, observation_until)
         locked.save()
         services.case_activate_plan(actor=actor, case=locked.case, note=locked.reason)
         log_action(

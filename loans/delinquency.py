@@ -38,7 +38,7 @@ from core import sql
 from core.money import to_fen
 
 from . import rules
-from .choices import AgingBucket, Component, Ifrs9Stage, InstallmentStatus, LoanStatus, RegulatoryClass
+from .choices import AgingBucket, Component, Ifrs9Stage, InstallmentStatus, LoanStatus, PenaltyBasis, RegulatoryClass
 
 # The loans the update looks after; written-off and transferred loans are out of collection.
 LIVE_STATUSES = [LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.RESTRUCTURED, LoanStatus.PAID_OFF]
@@ -95,13 +95,23 @@ def _candidate_select(params, condition, loans=""):
         SELECT i.id, i.loan_id, i.status, i.due_date, i.principal_due,
                i.principal_due + i.interest_due + i.fee_due + i.cost_due AS contract_due,
                i.penalty_accrued AS penalty_old, i.penalty_paid AS penalty_paid_total,
-               i.due_date + pr.grace_days AS penalty_start,
-               LEAST(pr.penalty_rate, GREATEST(pr.cost_cap_rate - l.annual_rate, 0)) AS penalty_rate
+               i.due_date AS penalty_start, pr.grace_days,
+               {_penalty_rate(params)} AS penalty_rate
         FROM loans_installment i
         JOIN loans_loan l ON l.id = i.loan_id
         JOIN loans_loanproduct pr ON pr.id = l.product_id
         WHERE i.loan_id BETWEEN %(lo)s AND %(hi)s AND l.id BETWEEN %(lo)s AND %(hi)s
           AND l.status IN {_in(LIVE_STATUSES, params)} AND {condition}{loans}"""
+
+
+def _penalty_rate(params):
+    """The annual penalty rate on overdue principal (loans.rules.penalty_annual_rate, in SQL): the
+    product's add-on rate, or the contract rate times its markup; never more than leaves the loan's
+    comprehensive annual cost (its contract rate when unknown) plus the penalty within the cap."""
+    markup = params.add(str(PenaltyBasis.MARKUP))
+    return f"""LEAST(CASE WHEN pr.penalty_basis = {markup} THEN l.annual_rate * pr.penalty_markup
+                          ELSE pr.penalty_rate END,
+                     GREATEST(pr.cost_cap_rate - COALESCE(l.annual_cost, l.annual_rate), 0))"""
 
 
 def penalties(as_of: date, loan_ids) -> dict:
@@ -148,10 +158,17 @@ def _items(params, reset_later_penalties=False, only=""):
             f"i.status IN {_in(UNPAID, params)} AND i.due_date >= %(as_of)s AND i.penalty_accrued > i.penalty_paid"
         )
     candidates = " UNION ALL ".join(_candidate_select(params, branch, only) for branch in branches)
-    principal_days = "GREATEST(0, %(as_of)s - GREATEST(a.applied_on, c.penalty_start + 1) + 1)"
+    # The day money arrives is still charged on it: a day's penalty is on the principal unpaid at
+    # its start. So a payment stops penalty on what it paid from the next day, and the penalty the
+    # posting service computed on the day of a payment is what every later computation finds.
+    principal_days = "GREATEST(0, %(as_of)s - GREATEST(a.applied_on, c.penalty_start))"
     accrual_days = "GREATEST(0, %(as_of)s - penalty_start)"
     days_per_year = params.add(rules.DAYS_PER_YEAR)
-    penalty = f"ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {days_per_year}, 2)"
+    # Paid within the grace days, an instalment was paid on time: no penalty. Beyond them it is
+    # overdue from its due date, and penalty counts from then.
+    penalty = f"""CASE WHEN %(as_of)s - due_date > grace_days
+                       THEN ROUND((principal_due * {accrual_days} - principal_days) * penalty_rate / {days_per_year}, 2)
+                       ELSE 0 END"""
     pending = params.add(str(InstallmentStatus.PENDING))
 
     def paid(amount):
@@ -169,14 +186,16 @@ def _items(params, reset_later_penalties=False, only=""):
     return f"""
         WITH candidate AS ({candidates})
         SELECT id, loan_id, due_date, penalty_old, penalty_paid, penalty_paid_total,
-               CASE WHEN due_date < %(as_of)s THEN contract_due - contract_paid ELSE 0 END AS contract_unpaid,
-               CASE WHEN due_date < %(as_of)s AND contract_due - contract_paid > 0
+               %(as_of)s - due_date > grace_days AS past_grace,
+               CASE WHEN %(as_of)s - due_date > grace_days THEN contract_due - contract_paid ELSE 0 END
+                   AS contract_unpaid,
+               CASE WHEN %(as_of)s - due_date > grace_days AND contract_due - contract_paid > 0
                     THEN %(as_of)s - due_date ELSE 0 END AS dpd,
                GREATEST(penalty_paid_total, {penalty}, 0) AS penalty_new,
                GREATEST(penalty_paid, {penalty}, 0) AS penalty_as_of
         FROM (
             SELECT c.id, c.loan_id, c.due_date, c.principal_due, c.contract_due, c.penalty_old,
-                   c.penalty_paid_total, c.penalty_start, c.penalty_rate,
+                   c.penalty_paid_total, c.penalty_start, c.grace_days, c.penalty_rate,
                    {paid(contract)} AS contract_paid,
                    {paid(f"CASE WHEN a.component = {penalty_component} THEN a.amount ELSE 0 END")} AS penalty_paid,
                    {paid(f"CASE WHEN a.component = {principal_component} THEN a.amount * {principal_days} ELSE 0 END")}
@@ -200,7 +219,13 @@ def _loan_derived(dpd, params, manual="loans_loan.manual_regulatory_class"):
     floor = sql.case_by_lower_bound(dpd, floors, RegulatoryClass.NORMAL, params)
     klass = f"GREATEST(COALESCE({manual}, {params.add(int(RegulatoryClass.NORMAL))}), {floor})"
     bucket = sql.case_by_upper_bound(dpd, rules.AGING_BUCKETS, AgingBucket.M7, params)
-    stage = sql.case_by_lower_bound(dpd, rules.IFRS9_STAGES, Ifrs9Stage.STAGE_1, params)
+    by_dpd = sql.case_by_lower_bound(dpd, rules.IFRS9_STAGES, Ifrs9Stage.STAGE_1, params)
+    stage_1 = params.add(int(Ifrs9Stage.STAGE_1))
+    stage = f"""GREATEST({by_dpd},
+        CASE WHEN loans_loan.observation_until >= %(as_of)s THEN {params.add(int(rules.OBSERVATION_STAGE))}
+             ELSE {stage_1} END,
+        CASE WHEN {klass} >= {params.add(int(rules.IMPAIRED_FROM_CLASS))} THEN {params.add(int(Ifrs9Stage.STAGE_3))}
+             ELSE {stage_1} END)"""
     return bucket, klass, stage
 
 
@@ -230,7 +255,7 @@ def _write_loans(params):
             balances_as_of = %(as_of)s
         FROM (
             SELECT loan_id, MAX(dpd) AS dpd,
-                   SUM(contract_unpaid + CASE WHEN due_date < %(as_of)s
+                   SUM(contract_unpaid + CASE WHEN past_grace
                                               THEN GREATEST(penalty_as_of - penalty_paid, 0) ELSE 0 END)
                        AS overdue,
                    SUM(penalty_as_of - penalty_paid) AS penalty
@@ -239,7 +264,8 @@ def _write_loans(params):
         WHERE loans_loan.id = agg.loan_id AND pr.id = loans_loan.product_id
           AND (loans_loan.days_past_due <> agg.dpd OR loans_loan.overdue_amount <> agg.overdue
                OR loans_loan.penalty_outstanding <> agg.penalty OR loans_loan.balances_as_of IS NULL
-               OR loans_loan.balances_as_of <> %(as_of)s)"""
+               OR loans_loan.balances_as_of <> %(as_of)s
+               OR loans_loan.regulatory_class <> {klass} OR loans_loan.ifrs9_stage <> {stage})"""
 
 
 def _clear_loans(params):
@@ -255,6 +281,8 @@ def _clear_loans(params):
         FROM loans_loanproduct pr
         WHERE pr.id = loans_loan.product_id AND loans_loan.id BETWEEN %(lo)s AND %(hi)s
           AND (loans_loan.days_past_due > 0 OR loans_loan.overdue_amount > 0 OR loans_loan.penalty_outstanding <> 0
-               OR loans_loan.balances_as_of > %(as_of)s)
+               OR loans_loan.balances_as_of > %(as_of)s
+               -- a manager's class, or an observation period begun or ended, moves class and stage
+               OR loans_loan.regulatory_class <> {klass} OR loans_loan.ifrs9_stage <> {stage})
           AND loans_loan.status IN {_in(LIVE_STATUSES, params)}
           AND loans_loan.id NOT IN (SELECT loan_id FROM {ITEMS})"""

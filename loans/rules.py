@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .choices import AgingBucket, AllocationOrder, Component, Ifrs9Stage, RegulatoryClass
+from .choices import AgingBucket, AllocationOrder, Component, Ifrs9Stage, PenaltyBasis, RegulatoryClass
 
 # --- Payment allocation ---------------------------------------------------------------------------
 # Each order is a list of ranks; a rank lists components. Money goes to rank 1 across all the open
@@ -110,6 +110,11 @@ def restructured_class_floor(current_class: int, *, restructured_again: bool) ->
 
 # (days past due strictly above, stage)
 IFRS9_STAGES = [(90, Ifrs9Stage.STAGE_3), (30, Ifrs9Stage.STAGE_2)]
+# Beyond days past due: a restructured loan under observation has seen a significant increase in
+# credit risk (at least stage 2); a loan classed substandard or worse, by rule or by a manager's
+# judgment, is credit-impaired (stage 3).
+OBSERVATION_STAGE = Ifrs9Stage.STAGE_2
+IMPAIRED_FROM_CLASS = RegulatoryClass.SUBSTANDARD
 
 
 def aging_bucket(days_past_due: int) -> str:
@@ -131,21 +136,33 @@ def regulatory_class(days_past_due: int, manual_class: int | None = None, floors
     return max(manual_class or RegulatoryClass.NORMAL, regulatory_class_floor(days_past_due, floors))
 
 
-def ifrs9_stage(days_past_due: int) -> int:
-    for above, stage in IFRS9_STAGES:
-        if days_past_due > above:
-            return stage
-    return Ifrs9Stage.STAGE_1
+def ifrs9_stage(
+    days_past_due: int, regulatory_class: int = RegulatoryClass.NORMAL, *, under_observation: bool = False
+) -> int:
+    by_days = next((stage for above, stage in IFRS9_STAGES if days_past_due > above), Ifrs9Stage.STAGE_1)
+    stages = [by_days]
+    if under_observation:
+        stages.append(OBSERVATION_STAGE)
+    if regulatory_class >= IMPAIRED_FROM_CLASS:
+        stages.append(Ifrs9Stage.STAGE_3)
+    return int(max(stages))
 
 
 # --- Default (penalty) interest -----------------------------------------------------------------------
 DAYS_PER_YEAR = 365
 
 
-def penalty_annual_rate(penalty_rate, annual_rate, cap_rate):
-    """The penalty rate actually charged on overdue principal: the product's rate, but never so high
-    that contractual interest plus penalty exceed the cap on overdue charges (e.g. 24% a year)."""
-    return min(penalty_rate, max(cap_rate - annual_rate, 0))
+def penalty_annual_rate(*, basis, penalty_rate, markup, annual_rate, cap_rate, annual_cost=None):
+    """The penalty rate actually charged on overdue principal, on top of the contract interest the
+    schedule already charges. Add-on basis: the product's penalty rate. Markup basis (bank practice,
+    银发〔2003〕251号: the contract rate plus 30-50%): overdue principal bears the contract rate times
+    (1 + markup) instead of the contract rate, so the penalty is the contract rate times the markup.
+    Either way never so high that the loan's comprehensive annual cost (its contract rate when not
+    known) plus the penalty exceeds the product's cap (24% a year by default).
+    loans.delinquency computes the same in SQL."""
+    rate = annual_rate * markup if basis == PenaltyBasis.MARKUP else penalty_rate
+    cost = annual_rate if annual_cost is None else annual_cost
+    return min(rate, max(cap_rate - cost, 0))
 
 
 # --- Loan-loss provisioning -----------------------------------------------------------------------------

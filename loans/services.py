@@ -546,13 +546,16 @@ def loan_set_class(*, actor, loan: Loan, regulatory_class: int | None, reason: s
     locked = Loan.objects.select_for_update().get(pk=loan.pk)
     if locked.is_closed:
         raise ApplicationError(_("The loan is closed: its class cannot change."), code="loan_closed", field="loan")
+    reason_kept = reason[:500] if regulatory_class is not None else ""
+    if (locked.manual_regulatory_class, locked.manual_class_reason) == (regulatory_class, reason_kept):
+        return locked  # the same judgment again (a repeated request): nothing changes, nothing is logged
     before = {
         "manual_regulatory_class": locked.manual_regulatory_class,
         "regulatory_class": locked.regulatory_class,
         "ifrs9_stage": locked.ifrs9_stage,
     }
     locked.manual_regulatory_class = regulatory_class
-    locked.manual_class_reason = reason[:500] if regulatory_class is not None else ""
+    locked.manual_class_reason = reason_kept
     locked.save(update_fields=["manual_regulatory_class", "manual_class_reason", "updated_at"])
     locked = loan_refresh_balances(loan=locked, as_of=on)
     log_action(

@@ -69,7 +69,7 @@ def restructure(story, *, on):
     officer, manager, loan = story["officer"], story["manager"], story["loan"]
     case = CollectionCase.objects.get(loan=loan)
     assert case.officer == officer and case.state == CaseState.EARLY_WARNING
-    with time_machine.travel(at(date(2026, 2, 17)), tick=False):
+    with time_machine.travel(at(date(2026, 2, 20)), tick=False):
         services.contact_log(
             actor=officer,
             case=case,
@@ -80,7 +80,7 @@ def restructure(story, *, on):
         case = services.case_classify(actor=officer, case=CollectionCase.objects.get(pk=case.pk))
         assert case.state == CaseState.MINOR
         case = services.case_grant_grace(actor=officer, case=case, until=date(2026, 3, 19), reason="Cash in March")
-    run_until(date(2026, 2, 18), on - timedelta(days=1))
+    run_until(date(2026, 2, 20), on - timedelta(days=1))
     with time_machine.travel(at(on), tick=False):
         case = CollectionCase.objects.get(pk=case.pk)
         assert case.state == CaseState.MINOR  # the grace period held it
@@ -102,7 +102,7 @@ def restructure(story, *, on):
 
 def test_the_enterprise_loan_is_restructured_and_repaid_in_full_within_six_months(story):
     loan = story["loan"]
-    run_until(date(2026, 2, 15), date(2026, 2, 16))
+    run_until(date(2026, 2, 15), date(2026, 2, 19))
     plan = restructure(story, on=date(2026, 3, 10))
     loan.refresh_from_db()
     for n, installment in enumerate(loan.installments.filter(schedule_version=2).order_by("seq")[:6]):
@@ -138,7 +138,10 @@ def test_the_enterprise_loan_is_restructured_and_repaid_in_full_within_six_month
 
 def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_period_ends(story):
     loan = story["loan"]
-    run_until(date(2026, 2, 15), date(2026, 2, 16))  # the first instalment is missed: the case opens
+    # The first instalment is missed: past the product's 3 grace days, the case opens.
+    run_until(date(2026, 2, 15), date(2026, 2, 18))
+    assert not CollectionCase.objects.filter(loan=loan).exists()  # within grace: on time so far
+    run_until(date(2026, 2, 19), date(2026, 2, 19))
     plan = restructure(story, on=date(2026, 3, 10))
     case = plan.case
     case.refresh_from_db()
@@ -148,6 +151,7 @@ def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_p
     assert loan.status == "restructured" and loan.term_months == 18 and loan.annual_rate == Decimal("0.045")
     assert loan.penalty_outstanding == 0  # waived in full
     assert (plan.class_floor, loan.manual_regulatory_class, loan.regulatory_class) == (2, 2, 2)  # special mention
+    assert (loan.observation_until, loan.ifrs9_stage) == (plan.observation_until, 2)  # under observation
     new = list(loan.installments.filter(schedule_version=2, due_date__lte=plan.observation_until).order_by("seq"))
     for n, installment in enumerate(new):  # every instalment paid on its due date
         pay(
@@ -170,17 +174,18 @@ def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_p
     assert case.closed_on == date(2027, 3, 10)
     loan.refresh_from_db()
     assert (loan.manual_regulatory_class, loan.regulatory_class) == (None, 1)  # the observation's floor is lifted
+    assert (loan.observation_until, loan.ifrs9_stage) == (None, 1)
 
 
 def test_a_missed_instalment_of_the_plan_defaults_it_and_the_case_is_serious_again(story):
-    run_until(date(2026, 2, 15), date(2026, 2, 16))
+    run_until(date(2026, 2, 15), date(2026, 2, 19))
     plan = restructure(story, on=date(2026, 3, 10))
     first_due = plan.first_due_date
     run_until(first_due, first_due + timedelta(days=3))  # within the product's 3 grace days
-    late = RestructuringPlan.objects.get(pk=plan.pk)
-    assert late.state == PlanState.ACTIVE
-    # Late within grace: the observation period started again from the last of those days.
-    assert late.observation_until == date(2027, 3, 18) > plan.observation_until
+    waiting = RestructuringPlan.objects.get(pk=plan.pk)
+    assert waiting.state == PlanState.ACTIVE and waiting.observation_until == plan.observation_until
+    loan = Loan.objects.get(pk=plan.case.loan_id)
+    assert (loan.days_past_due, loan.ifrs9_stage) == (0, 2)  # on time, but under observation: stage 2
     run_until(first_due + timedelta(days=4), first_due + timedelta(days=4))
     plan.refresh_from_db()
     case = CollectionCase.objects.get(pk=plan.case_id)

@@ -37,15 +37,19 @@ def pay(loan, amount, ref, day):
 
 
 def expected_penalty(installment, as_of, annual_rate, grace_days=0):
-    """Day by day: the principal still unpaid at the end of each overdue day after the grace days."""
+    """Day by day: the principal still unpaid at the start of each day after the due date (money
+    arriving on a day is charged that day). Nothing when the day is still within the grace days:
+    paying within them is paying on time."""
+    if (as_of - installment.due_date).days <= grace_days:
+        return Decimal("0.00")
     paid = [
         (a.applied_on, a.amount)
         for a in installment.allocations.filter(component=Component.PRINCIPAL, applied_on__lte=as_of)
     ]
     total = Decimal(0)
-    day = installment.due_date + timedelta(days=grace_days + 1)
+    day = installment.due_date + timedelta(days=1)
     while day <= as_of:
-        unpaid = installment.principal_due - sum((amount for when, amount in paid if when <= day), Decimal(0))
+        unpaid = installment.principal_due - sum((amount for when, amount in paid if when < day), Decimal(0))
         total += unpaid * annual_rate / 365
         day += timedelta(days=1)
     return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -68,20 +72,95 @@ def test_penalty_matches_a_day_by_day_computation_with_partial_payments():
     assert dict(Installment.objects.filter(loan=loan).values_list("pk", "penalty_accrued")) == stored  # not rewritten
 
 
-def test_penalty_is_capped_with_the_contract_rate_and_waits_out_the_grace_days():
+def test_within_the_grace_days_an_instalment_is_on_time_and_beyond_them_overdue_from_its_due_date():
     product = LoanProductFactory(penalty_rate=Decimal("0.18"), cost_cap_rate=Decimal("0.24"), grace_days=3)
     with time_machine.travel(at(date(2026, 1, 15)), tick=False):
         loan = make_loan(product=product, annual_rate="0.12")
     first = loan.installments.get(seq=1)
-    run(first.due_date + timedelta(days=3), loan)
-    assert delinquency.penalties(first.due_date + timedelta(days=3), [loan.pk])[first.pk] == 0  # inside the grace
-    assert Loan.objects.get(pk=loan.pk).days_past_due == 3
+    for day in (1, 2, 3):
+        run(first.due_date + timedelta(days=day), loan)
+        loan.refresh_from_db()
+        assert (loan.days_past_due, loan.overdue_amount, loan.penalty_outstanding) == (0, 0, 0)
+        assert loan.status == LoanStatus.ACTIVE and loan.regulatory_class == 1 and loan.overdue_since is None
+    run(first.due_date + timedelta(days=4), loan)
+    loan.refresh_from_db()
+    assert loan.days_past_due == 4 and loan.overdue_since == first.due_date + timedelta(days=1)
+    assert loan.status == LoanStatus.OVERDUE and loan.regulatory_class == 2
     run(date(2026, 3, 1), loan)
-    # 18% penalty on top of a 12% contract would exceed the 24% cap: only 12% is charged.
+    # 18% penalty on top of a 12% contract would exceed the 24% cap: only 12% is charged, from the due date.
     penalty = expected_penalty(first, date(2026, 3, 1), Decimal("0.12"), grace_days=3)
     assert delinquency.penalties(date(2026, 3, 1), [loan.pk])[first.pk] == penalty > 0
     assert Loan.objects.get(pk=loan.pk).penalty_outstanding == penalty  # the only instalment overdue
-    assert rules.penalty_annual_rate(Decimal("0.18"), Decimal("0.12"), Decimal("0.24")) == Decimal("0.12")
+
+
+def test_paid_within_the_grace_days_costs_no_penalty():
+    product = LoanProductFactory(grace_days=3)
+    with time_machine.travel(at(date(2026, 1, 15)), tick=False):
+        loan = make_loan(product=product)
+    first = loan.installments.get(seq=1)
+    pay(loan, first.total_due, "P-1", first.due_date + timedelta(days=3))
+    first.refresh_from_db()
+    assert first.status == InstallmentStatus.PAID and first.penalty_paid == 0
+    run(first.due_date + timedelta(days=10), loan)
+    assert Loan.objects.get(pk=loan.pk).days_past_due == 0
+
+
+@pytest.mark.parametrize(
+    ("basis", "penalty_rate", "markup", "annual_rate", "annual_cost", "expected"),
+    [
+        ("add_on", "0.18", "0.5", "0.12", None, "0.12"),  # the cap leaves 12 points
+        ("add_on", "0.18", "0.5", "0.0385", None, "0.18"),
+        ("markup", "0.18", "0.5", "0.0385", None, "0.01925"),  # 3.85% raised by half
+        ("markup", "0.18", "0.5", "0.20", None, "0.04"),  # 30% would pass the 24% cap
+        ("add_on", "0.18", "0.5", "0.12", "0.15", "0.09"),  # fees count against the cap
+    ],
+)
+def test_the_penalty_rate_follows_the_products_basis_within_the_cost_cap(
+    basis, penalty_rate, markup, annual_rate, annual_cost, expected
+):
+    rate = rules.penalty_annual_rate(
+        basis=basis,
+        penalty_rate=Decimal(penalty_rate),
+        markup=Decimal(markup),
+        annual_rate=Decimal(annual_rate),
+        cap_rate=Decimal("0.24"),
+        annual_cost=Decimal(annual_cost) if annual_cost else None,
+    )
+    assert rate == Decimal(expected)
+
+
+def test_the_daily_run_charges_a_markup_penalty_on_the_contract_rate():
+    product = LoanProductFactory(penalty_basis="markup", penalty_markup=Decimal("0.5"), cost_cap_rate=Decimal("0.24"))
+    with time_machine.travel(at(date(2026, 1, 15)), tick=False):
+        loan = make_loan(product=product, annual_rate="0.0385")
+    first = loan.installments.get(seq=1)
+    run(date(2026, 3, 1), loan)
+    expected = expected_penalty(first, date(2026, 3, 1), Decimal("0.0385") * Decimal("0.5"))
+    assert delinquency.penalties(date(2026, 3, 1), [loan.pk])[first.pk] == expected > 0
+
+
+def test_a_partial_payment_day_is_charged_once_on_what_it_paid():
+    """The penalty the posting service computes on the day of a partial payment (and the payment
+    pays) is what later computations find for that day: nothing is left short or charged twice."""
+    with time_machine.travel(at(date(2026, 1, 15)), tick=False):
+        loan = make_loan(principal="24000.00", annual_rate="0.06", penalty_rate=Decimal("0.18"))
+    first = loan.installments.get(seq=1)
+    pay(loan, "1000.00", "P-1", date(2026, 3, 1))
+    first.refresh_from_db()
+    at_posting = first.penalty_accrued
+    assert first.penalty_paid == at_posting > 0
+    later = delinquency.penalties(date(2026, 3, 1), [loan.pk]).get(first.pk, first.penalty_accrued)
+    assert later == at_posting == expected_penalty(first, date(2026, 3, 1), Decimal("0.18"))
+    run(date(2026, 3, 20), loan)
+    rows = delinquency.with_penalty(Installment.objects.filter(pk=first.pk), date(2026, 3, 20))
+    assert rows[0].penalty_accrued == expected_penalty(first, date(2026, 3, 20), Decimal("0.18"))
+
+
+def test_ifrs9_stage_beyond_days_past_due():
+    assert rules.ifrs9_stage(0) == 1
+    assert rules.ifrs9_stage(0, under_observation=True) == 2
+    assert rules.ifrs9_stage(10, 3) == 3
+    assert rules.ifrs9_stage(95, 1) == 3
 
 
 def test_running_the_same_date_twice_changes_nothing_the_second_time():
