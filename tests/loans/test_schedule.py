@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy_financial as npf
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.money import FEN
-from loans.choices import RepaymentMethod
+from loans.choices import FirstPeriodBasis, RepaymentMethod
 from loans.schedule import ScheduleError, build_schedule, due_dates, equal_installment_payment
 
 principals = st.decimals(min_value=Decimal("100.00"), max_value=Decimal("5000000.00"), places=2)
@@ -145,4 +145,143 @@ def test_impossible_terms_are_refused(principal, rate, term):
             annual_rate=rate,
             term_months=term,
             first_due_date=date(2026, 2, 1),
+        )
+
+
+# A first period of 45 days: disbursed 15 Jan 2027, first due 1 Mar 2027.
+FORTY_FIVE_DAYS = {"disbursed_on": date(2027, 1, 15), "first_due_date": date(2027, 3, 1)}
+
+
+@pytest.mark.parametrize("method", list(RepaymentMethod))
+def test_an_actual_days_first_period_of_45_days_charges_45_days_of_interest(method):
+    # 10,000 × 18% × 45 / 360 = 225.00, where a whole month would be 150.00.
+    lines = build_schedule(
+        method=method,
+        principal=Decimal("10000.00"),
+        annual_rate=Decimal("0.18"),
+        term_months=1 if method == RepaymentMethod.BULLET else 12,
+        first_period_basis=FirstPeriodBasis.ACTUAL_DAYS,
+        **FORTY_FIVE_DAYS,
+    )
+    assert lines[0].interest == Decimal("225.00")
+
+
+def test_a_whole_month_first_period_charges_a_month_whatever_its_length():
+    lines = build_schedule(
+        method=RepaymentMethod.EQUAL_PRINCIPAL,
+        principal=Decimal("10000.00"),
+        annual_rate=Decimal("0.18"),
+        term_months=12,
+        first_period_basis=FirstPeriodBasis.WHOLE_MONTH,
+        **FORTY_FIVE_DAYS,
+    )
+    assert lines[0].interest == Decimal("150.00")
+
+
+def test_an_annuitys_broken_first_period_changes_only_the_first_instalments_interest():
+    terms = {
+        "method": RepaymentMethod.EQUAL_INSTALLMENT,
+        "principal": Decimal("10000.00"),
+        "annual_rate": Decimal("0.18"),
+        "term_months": 12,
+        **FORTY_FIVE_DAYS,
+    }
+    whole_month = build_schedule(**terms)
+    actual_days = build_schedule(**terms, first_period_basis=FirstPeriodBasis.ACTUAL_DAYS)
+    payment = equal_installment_payment(Decimal("10000.00"), Decimal("0.18"), 12)
+    assert [line.principal for line in actual_days] == [line.principal for line in whole_month]
+    assert [line.interest for line in actual_days[1:]] == [line.interest for line in whole_month[1:]]
+    assert actual_days[0].total == payment + Decimal("225.00") - Decimal("150.00")
+
+
+def test_an_actual_days_bullet_loan_charges_interest_from_disbursement_to_maturity():
+    # 15 Jan 2026 to 1 May 2026 is 106 days: 3,000 × 18% × 106 / 360 = 159.00 (three months would be 135.00).
+    lines = build_schedule(
+        method=RepaymentMethod.BULLET,
+        principal=Decimal("3000.00"),
+        annual_rate=Decimal("0.18"),
+        term_months=3,
+        first_due_date=date(2026, 3, 1),
+        first_period_basis=FirstPeriodBasis.ACTUAL_DAYS,
+        disbursed_on=date(2026, 1, 15),
+    )
+    assert [(line.due_date, line.interest) for line in lines] == [(date(2026, 5, 1), Decimal("159.00"))]
+
+
+def test_half_a_fen_of_first_period_interest_rounds_up():
+    # 29,502 × 18% × 45 / 360 = 663.795 exactly.
+    lines = build_schedule(
+        method=RepaymentMethod.INTEREST_ONLY,
+        principal=Decimal("29502.00"),
+        annual_rate=Decimal("0.18"),
+        term_months=12,
+        first_period_basis=FirstPeriodBasis.ACTUAL_DAYS,
+        **FORTY_FIVE_DAYS,
+    )
+    assert lines[0].interest == Decimal("663.80")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=methods,
+    principal=principals,
+    rate=rates,
+    term=terms,
+    days=st.integers(min_value=1, max_value=62),
+)
+def test_actual_days_changes_nothing_but_the_first_interest(method, principal, rate, term, days):
+    first_due_date = date(2027, 3, 1)
+    loan_terms = {
+        "method": method,
+        "principal": principal,
+        "annual_rate": rate,
+        "term_months": term,
+        "first_due_date": first_due_date,
+        "disbursed_on": first_due_date - timedelta(days=days),
+    }
+    try:
+        whole_month = build_schedule(**loan_terms)
+    except ScheduleError:
+        return
+    try:
+        actual_days = build_schedule(**loan_terms, first_period_basis=FirstPeriodBasis.ACTUAL_DAYS)
+    except ScheduleError:  # a few days' interest that rounds to nothing, in a first instalment of no principal
+        assert whole_month[0].principal == 0 and principal * rate * days / 360 < Decimal("0.005")
+        return
+    assert [(line.due_date, line.principal, line.fee) for line in actual_days] == [
+        (line.due_date, line.principal, line.fee) for line in whole_month
+    ]
+    assert [line.interest for line in actual_days[1:]] == [line.interest for line in whole_month[1:]]
+
+
+def test_an_actual_days_first_period_needs_the_disbursement_date():
+    with pytest.raises(ValueError):
+        build_schedule(
+            method=RepaymentMethod.EQUAL_INSTALLMENT,
+            principal=Decimal("10000.00"),
+            annual_rate=Decimal("0.18"),
+            term_months=12,
+            first_due_date=date(2027, 3, 1),
+            first_period_basis=FirstPeriodBasis.ACTUAL_DAYS,
+        )
+
+
+@pytest.mark.parametrize(
+    ("basis", "disbursed_on"),
+    [
+        ("daily", date(2027, 1, 15)),
+        (FirstPeriodBasis.ACTUAL_DAYS, date(2027, 3, 1)),
+        (FirstPeriodBasis.WHOLE_MONTH, date(2027, 3, 2)),
+    ],
+)
+def test_an_unknown_basis_or_a_disbursement_on_or_after_the_first_due_date_is_refused(basis, disbursed_on):
+    with pytest.raises(ValueError):
+        build_schedule(
+            method=RepaymentMethod.EQUAL_INSTALLMENT,
+            principal=Decimal("10000.00"),
+            annual_rate=Decimal("0.18"),
+            term_months=12,
+            first_due_date=date(2027, 3, 1),
+            first_period_basis=basis,
+            disbursed_on=disbursed_on,
         )
