@@ -30,8 +30,8 @@ from loans import restructuring as maths
 from loans import rules as loan_rules
 from loans.choices import InstallmentStatus
 from loans.models import Loan
-from loans.schedule import ScheduleError, ScheduleLine
-from loans.services import loan_reschedule
+from loans.schedule import ScheduleError, ScheduleLine, contract_day
+from loans.services import check_cost_cap, loan_reschedule
 
 from . import services
 from .choices import PlanState, SignatureMethod
@@ -132,11 +132,16 @@ def plan_propose(
     if first_due_date <= today:
         raise ApplicationError(_("The first new instalment falls due after today."), field="first_due_date")
     try:
-        lines = maths.restructured_schedule(position, terms, first_due_date)
+        lines = maths.restructured_schedule(
+            position, terms, first_due_date, day_of_month=contract_day(loan.disbursed_on, first_due_date)
+        )
     except ScheduleError as error:
         raise ApplicationError(str(error), field="extension_months") from None
+    cost = maths.restructured_annual_cost(position, terms, lines, today)
+    check_cost_cap(cost, loan.product.cost_cap_rate, field="new_annual_rate")
     old = maths.summarise(remaining, regular_from=sum(1 for line in remaining if line.due_date < today))
     new = maths.summarise(lines, waived=terms.penalty_waiver, regular_from=max(terms.arrears_instalments, 1))
+    new_terms = new.as_dict() | {"annual_cost": str(cost)}
     try:
         with transaction.atomic():
             plan = RestructuringPlan.objects.create(
@@ -149,7 +154,7 @@ def plan_propose(
                 first_due_date=first_due_date,
                 position={key: str(value) for key, value in asdict(position).items()},
                 old_terms=old.as_dict(),
-                new_terms=new.as_dict(),
+                new_terms=new_terms,
                 new_schedule=[_line(line) for line in lines],
                 reason=reason,
                 proposed_by=actor,
@@ -164,6 +169,10 @@ def plan_propose(
     except IntegrityError:
         raise ApplicationError(_("This case already has a plan under way."), code="conflict") from None
     return plan
+
+
+def _decimal_or_none(value):
+    return None if value in (None, "") else Decimal(value)
 
 
 def _next_due_date(remaining, today):
@@ -328,6 +337,7 @@ def plan_activate(*, actor, plan: RestructuringPlan) -> RestructuringPlan:
             penalty_waived=locked.penalty_waiver,
             reason=stored_text(gettext_lazy("Restructuring plan %(plan)s"), plan=locked.pk),
             on=today,
+            annual_cost=_decimal_or_none(locked.new_terms.get("annual_cost")),
         )
         locked.activate(today, observation_until)
         locked.save()

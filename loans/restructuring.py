@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from core.money import FEN, ZERO, to_fen
 
+from .cost import restructured_cost
 from .schedule import ScheduleLine, build_schedule
 
 
@@ -121,8 +122,11 @@ def limit_errors(position: Position, terms: Terms, limits: Limits) -> dict[str, 
     return errors
 
 
-def restructured_schedule(position: Position, terms: Terms, first_due_date: date) -> list[ScheduleLine]:
-    """The new instalments. Call limit_errors first: this only checks that the maths can be done."""
+def restructured_schedule(
+    position: Position, terms: Terms, first_due_date: date, *, day_of_month: int | None = None
+) -> list[ScheduleLine]:
+    """The new instalments, each on the contract day `day_of_month` (or the last day of a shorter
+    month). Call limit_errors first: this only checks that the maths can be done."""
     months = position.remaining_months + terms.extension_months
     rate = position.annual_rate if terms.new_annual_rate is None else terms.new_annual_rate
     lines = build_schedule(
@@ -132,6 +136,7 @@ def restructured_schedule(position: Position, terms: Terms, first_due_date: date
         term_months=months,
         first_due_date=first_due_date,
         monthly_fee=position.monthly_fee,
+        day_of_month=day_of_month,
     )
     parts = max(terms.arrears_instalments, 1)
     interest = split(position.interest_arrears, parts)
@@ -146,6 +151,14 @@ def restructured_schedule(position: Position, terms: Terms, first_due_date: date
         )
         for n, line in enumerate(lines)
     ]
+
+
+def restructured_annual_cost(position: Position, terms: Terms, lines: list[ScheduleLine], on: date) -> Decimal:
+    """The comprehensive annual cost of the new terms: everything they re-spread (the principal and the
+    arrears carried, less the waiver) stands in for a disbursement on the day, repaid by the new
+    instalments. Arrears carried without interest lower it; the new rate and fees make it."""
+    carried = position.interest_arrears + position.fee_arrears + position.penalty - terms.penalty_waiver
+    return restructured_cost(balance=position.principal + carried, on=on, lines=lines)
 
 
 def split(amount: Decimal, parts: int) -> list[Decimal]:

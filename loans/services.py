@@ -3,7 +3,7 @@ compete, writes, refreshes the loan's balances and leaves an audit entry."""
 
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
@@ -21,8 +21,9 @@ from webhooks.services import event_publish
 
 from . import delinquency, rules
 from .choices import InstallmentStatus, LoanStatus, PaymentKind, RegulatoryClass
+from .cost import annual_cost, exceeds_cap
 from .models import Installment, Loan, LoanProduct, Payment, PaymentAllocation
-from .schedule import ScheduleError, build_schedule
+from .schedule import ScheduleError, build_schedule, contract_day
 
 # Loan statuses the balance refresh derives; the others are set by the collection workflow.
 DERIVED_STATUSES = (LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.PAID_OFF)
@@ -64,9 +65,14 @@ def loan_create(
             term_months=term_months,
             first_due_date=first_due_date,
             monthly_fee=to_fen(principal * product.monthly_fee_rate),
+            day_of_month=contract_day(disbursed_on, first_due_date),
+            first_period_basis=product.first_period_basis,
+            disbursed_on=disbursed_on,
         )
     except ScheduleError as error:
         raise ApplicationError(str(error), field=error.field) from None
+    cost = annual_cost(principal=principal, disbursed_on=disbursed_on, lines=lines)
+    check_cost_cap(cost, product.cost_cap_rate)
     try:
         with transaction.atomic():
             loan = Loan.objects.create(
@@ -80,6 +86,7 @@ def loan_create(
                 disbursed_on=disbursed_on,
                 first_due_date=lines[0].due_date,  # a bullet loan falls due once, at maturity
                 maturity_date=lines[-1].due_date,
+                annual_cost=cost,
             )
             _book_schedule(loan, lines)
             loan_refresh_balances(loan=loan, as_of=business_today())
@@ -93,6 +100,7 @@ def loan_create(
                     "term_months": term_months,
                     "product": product.code,
                     "instalments": len(lines),
+                    "annual_cost": cost,
                 },
             )
     except IntegrityError:
@@ -135,6 +143,22 @@ def _check_loan_terms(product, principal, annual_rate, term_months, currency, ex
             _("The term must be between %(low)s and %(high)s months for this product.")
             % {"low": product.min_term_months, "high": product.max_term_months},
             field="term_months",
+        )
+
+
+def check_cost_cap(cost, cap, field="annual_rate"):
+    """Refuse terms whose comprehensive annual cost (interest and fees together, as the IRR of the
+    borrower's cash flows) is above the product's cap. The cost is compared as it is shown, to the
+    hundredth of a percent: rounding interest to the fen must not refuse a loan at the cap itself."""
+    if exceeds_cap(cost.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), cap):
+        raise ApplicationError(
+            _(
+                "These terms cost the borrower %(cost)s a year (comprehensive annual cost, interest and fees "
+                "together); this product allows at most %(cap)s."
+            )
+            % {"cost": f"{cost * 100:.2f}%", "cap": f"{cap * 100:.2f}%"},
+            code="cost_cap",
+            field=field,
         )
 
 
@@ -578,7 +602,15 @@ def loan_set_class(*, actor, loan: Loan, regulatory_class: int | None, reason: s
 
 @transaction.atomic
 def loan_reschedule(
-    *, actor, loan: Loan, lines: list, annual_rate: Decimal, penalty_waived: Decimal, reason: str, on: date
+    *,
+    actor,
+    loan: Loan,
+    lines: list,
+    annual_rate: Decimal,
+    penalty_waived: Decimal,
+    reason: str,
+    on: date,
+    annual_cost: Decimal | None = None,
 ) -> Loan:
     """Replace a loan's unpaid schedule with new instalments (a restructuring). The old unpaid ones
     are kept, marked superseded, with what was paid on them; nothing is deleted. Their penalty moves
@@ -599,6 +631,7 @@ def loan_reschedule(
         term_months=_months_between(locked.first_due_date, lines[-1].due_date) + 1,
         maturity_date=lines[-1].due_date,
         status=LoanStatus.RESTRUCTURED,
+        annual_cost=annual_cost,
     )
     loan = loan_refresh_balances(loan=locked, as_of=on)
     log_action(
@@ -612,6 +645,7 @@ def loan_reschedule(
             "schedule_version": version,
             "instalments": len(lines),
             "maturity": loan.maturity_date,
+            "annual_cost": annual_cost,
         },
     )
     if penalty_waived > 0:
