@@ -20,7 +20,7 @@ from rest_framework.generics import GenericAPIView, get_object_or_404
 from rest_framework.response import Response
 
 from core.api.pagination import KeysetPagination
-from core.api.permissions import ModelPermissions
+from core.api.permissions import ModelPermissions, ViewPermissionToAct
 from core.api.views import errors
 
 from .. import reminders, restructuring, services
@@ -33,13 +33,6 @@ from . import serializers as s
 from . import worklist
 
 ID = "[0-9]+"
-
-
-class ViewPermissionToAct(ModelPermissions):
-    """For the POST actions whose finer checks are the services' (the case's officer, the team lead or a
-    manager; a manager other than the requester): reading the model is enough to ask."""
-
-    perms_map = {**ModelPermissions.perms_map, "POST": ModelPermissions.perms_map["GET"]}
 
 
 CASES = CollectionCase.objects.select_related("loan__borrower", "loan__product", "officer", "team")

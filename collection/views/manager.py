@@ -1,4 +1,5 @@
-"""The manager's pages: the queue overview and the approvals inbox (the KPI page is in kpis.py).
+"""The manager's pages: the queue overview and the approvals inbox (the KPI page is in kpis.py),
+and the loan's class set from the case page.
 
 Managers only (core.permissions.is_manager, asked once per request through selectors.user_is_manager,
 as the navigation does). A team lead who is not a manager steers their team from the case list, which
@@ -10,18 +11,22 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import UserPassesTestMixin
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
+from core.dates import business_today
 from core.errors import ApplicationError
+from core.http import redirect_back
 from loans.choices import AgingBucket
+from loans.services import loan_set_class
 
 from .. import kpis, selectors, services
 from ..choices import ApprovalStatus
-from ..forms.manager import ApprovalDecisionForm, QueueFilterForm
+from ..forms.manager import ApprovalDecisionForm, LoanClassForm, QueueFilterForm
 from ..models import Approval
+from .officer import case_page_context
 
 RECENT_DECISIONS = 20
 
@@ -214,3 +219,59 @@ class ApprovalDecideView(ManagerRequiredMixin, View):
         if approval.status == ApprovalStatus.APPROVED:
             return _("Approved: %(action)s for case #%(case)s.") % values
         return _("Rejected: %(action)s for case #%(case)s.") % values
+
+
+# --- The loan's class, from the case page -------------------------------------------------------------
+
+
+class LoanClassView(ManagerRequiredMixin, View):
+    """POST the case page's "Set class" form: a manager's judgment of the case's loan's regulatory
+    class (loans.services.loan_set_class). Answers as the case page's other forms do: a message and
+    back to the page; a refusal about the input shows on its field; a form sent again after the class
+    changed (twice, or by someone else) does nothing and says so."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        case = selectors.case_for_user(request.user, pk)
+        form = LoanClassForm(request.POST, loan=case.loan)
+        if form.is_valid():
+            if form.is_stale():
+                messages.error(request, self.stale_message(case.loan))
+                return self.back_to(request, case)
+            try:
+                loan = loan_set_class(actor=request.user, loan=case.loan, on=business_today(), **form.arguments())
+            except ApplicationError as error:
+                if error.field not in form.fields:  # the loan closed, or the user is no longer a manager
+                    messages.error(request, error.message)
+                    return self.back_to(request, case)
+                form.add_error(error.field, error.message)
+            else:
+                messages.success(request, self.success_message(loan))
+                return self.back_to(request, case)
+        if request.htmx:
+            return render(request, "collection/_loan_class_form.html", {"case": case, "loan_class_form": form})
+        context = case_page_context(request, case, loan_class_bound=form)
+        if context["loan_class_form"] is not form:
+            # The page no longer offers the form (the loan closed): its errors would have nowhere to show.
+            messages.error(request, _("The loan's class cannot be set now. Nothing was done."))
+            return self.back_to(request, case)
+        return render(request, "collection/case.html", context)
+
+    def back_to(self, request, case):
+        return redirect_back(request, reverse("dashboard:case", args=[case.pk]))
+
+    @staticmethod
+    def success_message(loan):
+        values = {"class": loan.get_regulatory_class_display()}
+        if loan.manual_regulatory_class is None:
+            return _("The manual class was withdrawn: by days past due, the loan is %(class)s.") % values
+        return _("The class was set: the loan is %(class)s.") % values
+
+    @staticmethod
+    def stale_message(loan):
+        if loan.manual_regulatory_class is None:
+            return _("The loan's class changed since the page was shown: it has no manual class now. Nothing was done.")
+        return _(
+            "The loan's class changed since the page was shown: it is now %(class)s (manual). Nothing was done."
+        ) % {"class": loan.get_manual_regulatory_class_display()}

@@ -35,6 +35,7 @@ from ..errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
 from ..filters import sees_own_cases_only
 from ..forms import officer as forms
 from ..forms import plans as plan_forms
+from ..forms.manager import LoanClassForm
 from ..tables import PER_PAGE, CaseTable
 
 VIEW_CASES = "collection.view_collectioncase"
@@ -262,9 +263,17 @@ def _make_form(name, case, *, data=None, unmasked=False):
     return form_class(data, case=case, **extra)
 
 
-def case_page_context(request, case, *, bound=None, unmasked=False, plan_bound=None):
+def loan_class_form(user, loan, bound=None):
+    """The loan card's "Set class" form (views/manager.py takes it), for a manager while the loan is
+    open; `bound` is one that failed."""
+    if not selectors.user_is_manager(user) or loan.is_closed:
+        return None
+    return bound or LoanClassForm(loan=loan)
+
+
+def case_page_context(request, case, *, bound=None, unmasked=False, plan_bound=None, loan_class_bound=None):
     """Everything the case page template needs; `bound` is a (name, form) of the case's steps that
-    failed, `plan_bound` one of the plan panel's, shown open."""
+    failed, `plan_bound` one of the plan panel's, `loan_class_bound` the loan's class form, shown open."""
     from .plans import plan_panel  # views/plans.py builds on this module
 
     page = selectors.case_page(request.user, case, unmasked=unmasked)
@@ -276,10 +285,14 @@ def case_page_context(request, case, *, bound=None, unmasked=False, plan_bound=N
         return ActionPanel(name, ACTIONS[name], form, is_open=name == bound_name, awaiting_approval=name in awaiting)
 
     may_record = page.may_work and case.is_open
+    loan = case.loan
     return {
         "page": page,
         "case": case,
-        "loan": case.loan,
+        "loan": loan,
+        # A fraction (0.2350) kept to six places; the page shows it as a percentage with two.
+        "annual_cost_percent": None if loan.annual_cost is None else loan.annual_cost * 100,
+        "loan_class_form": loan_class_form(request.user, loan, loan_class_bound),
         "borrower": case.loan.borrower,
         "transitions": [panel(name) for name in page.allowed if name in TRANSITIONS],
         "records": [panel(name) for name in RECORDS] if may_record else [],

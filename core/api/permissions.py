@@ -12,3 +12,11 @@ class ModelPermissions(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class ViewPermissionToAct(ModelPermissions):
+    """For the POST actions whose finer checks are the services' (the case's officer, the team lead
+    or a manager; a manager other than the requester; a manager setting a loan's class): reading the
+    model is enough to ask."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ModelPermissions.perms_map["GET"]}

@@ -12,7 +12,7 @@ from core.dates import EARLIEST_DAY, LATEST_DAY, business_today
 from core.money import FEN
 
 from .. import delinquency
-from ..choices import PaymentChannel
+from ..choices import PaymentChannel, RegulatoryClass
 from ..models import CURRENCY_CHOICES, Installment, Loan, LoanProduct, Payment, PaymentAllocation
 
 # Dates a loan can plausibly carry: anything outside is a typo, and far dates would overflow the
@@ -311,3 +311,15 @@ class SettleSerializer(serializers.Serializer):
     external_reference = serializers.CharField(
         max_length=100, help_text=_("The payment's unique reference in the sending system (makes it idempotent).")
     )
+
+
+class LoanClassSerializer(serializers.Serializer):
+    """A manager's judgment of the loan's regulatory class, or null to go by days past due only."""
+
+    regulatory_class = serializers.ChoiceField(
+        choices=RegulatoryClass.choices,
+        allow_null=True,
+        help_text=_("1 normal … 5 loss; null withdraws the manual class (the days-past-due floor alone)."),
+        error_messages={"invalid_choice": _("Choose one of the five classes (1–5), or null.")},
+    )
+    reason = serializers.CharField(max_length=500, help_text=_("Why the loan is classed so; kept in the audit log."))

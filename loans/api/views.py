@@ -1,6 +1,7 @@
 """Products, loans and payments over the API: declarative views over DRF's generic ones; the
 services write and decide. Posting the same loan or payment again answers 200 with the first
-result; the same key for different content is a 422."""
+result; the same key for different content is a 422. Setting a loan's class sets a value: the same
+again changes nothing."""
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
@@ -10,14 +11,17 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.permissions import ViewPermissionToAct
 from core.api.views import error_response, errors
+from core.dates import business_today
 from core.errors import ApplicationError
 
 from ..filters import LoanFilterSet, PaymentFilterSet
 from ..models import Loan, LoanProduct, Payment, PaymentAllocation
-from ..services import loan_create, payment_post, payment_reverse
+from ..services import loan_create, loan_set_class, payment_post, payment_reverse
 from ..settlement import loan_settle_early, payoff_quote
 from .serializers import (
+    LoanClassSerializer,
     LoanCreateSerializer,
     LoanDetailSerializer,
     LoanProductSerializer,
@@ -100,23 +104,6 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def get_serializer_class(self):
         return LoanSerializer if self.action == "list" else LoanDetailSerializer
 
-    @extend_schema(
-        summary=_("Book a disbursed loan"),
-        description=_(
-            "Idempotent by `external_id`: booking the same loan again answers 200 with the first result; "
-            "the same external id with other terms is a 422. `product` is the product's code."
-        ),
-        request=LoanCreateSerializer,
-        responses={
-            **created_or_repeated(
-                LoanDetailSerializer,
-                _("Booked, with its schedule."),
-                _("Booked before under this external id with the same terms: that loan, unchanged."),
-            ),
-            **errors(400, 401, 403),
-            **IDEMPOTENCY_MISMATCH,
-        },
-    )
     def get_permissions(self):
         # Settling is posting a payment: a payment gateway holds loans.add_payment, not loans.add_loan.
         if self.action == "settle":
@@ -175,6 +162,46 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
         )
 
+    @extend_schema(
+        summary=_("Set the loan's regulatory class (managers)"),
+        description=_(
+            "A manager's judgment of the five-category class, with a written reason; null withdraws it. "
+            "The effective `regulatory_class` is never better than the days-past-due floor, and "
+            "substandard or worse puts the loan in IFRS 9 stage 3. Safe to repeat: the same class and "
+            "reason again change nothing and log nothing. 403 for anyone but a manager, 409 for a closed "
+            "loan."
+        ),
+        request=LoanClassSerializer,
+        responses={
+            200: OpenApiResponse(LoanDetailSerializer, description=_("The loan, its class and stage as they now are.")),
+            **errors(400, 401, 403, 404, 409),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
+    def classify(self, request, pk=None):
+        loan = self.get_object()
+        serializer = LoanClassSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        loan_set_class(actor=request.user, loan=loan, on=business_today(), **serializer.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=loan.pk)).data)
+
+    @extend_schema(
+        summary=_("Book a disbursed loan"),
+        description=_(
+            "Idempotent by `external_id`: booking the same loan again answers 200 with the first result; "
+            "the same external id with other terms is a 422. `product` is the product's code."
+        ),
+        request=LoanCreateSerializer,
+        responses={
+            **created_or_repeated(
+                LoanDetailSerializer,
+                _("Booked, with its schedule."),
+                _("Booked before under this external id with the same terms: that loan, unchanged."),
+            ),
+            **errors(400, 401, 403),
+            **IDEMPOTENCY_MISMATCH,
+        },
+    )
     def create(self, request, *args, **kwargs):
         serializer = LoanCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
