@@ -19,20 +19,24 @@ from .choices import (
     Severity,
 )
 
-# --- Unreachable: three consecutive failed attempts across at least three calendar days -------------
+# --- Unreachable: a run of failed attempts, with no success since, of at least three attempts across
+# at least three calendar days -------------------------------------------------------------------------
 UNREACHABLE_ATTEMPTS = 3
 UNREACHABLE_SPAN_DAYS = 3
 
 
 def is_unreachable(attempts: list[tuple[date, str]]) -> bool:
-    """`attempts` are (business day, outcome) pairs, oldest first. The latest three must all have
-    failed (nobody answered / wrong number) and span at least three calendar days."""
-    if len(attempts) < UNREACHABLE_ATTEMPTS:
+    """`attempts` are (business day, outcome) pairs, oldest first: every attempt since the last
+    successful contact at least (older ones change nothing). Unreachable means the attempts since
+    the last success all failed (nobody answered, wrong number), are at least three, and span at
+    least three calendar days. More failed calls on the same evening only lengthen the run: calling
+    twice a day for three days makes the borrower unreachable, and only reaching them ends it."""
+    run = []
+    for day, outcome in attempts:
+        run = [*run, day] if outcome in ContactOutcome.failed() else []
+    if len(run) < UNREACHABLE_ATTEMPTS:
         return False
-    latest = attempts[-UNREACHABLE_ATTEMPTS:]
-    if any(outcome not in ContactOutcome.failed() for _day, outcome in latest):
-        return False
-    return (latest[-1][0] - latest[0][0]).days + 1 >= UNREACHABLE_SPAN_DAYS
+    return (run[-1] - run[0]).days + 1 >= UNREACHABLE_SPAN_DAYS
 
 
 # --- Daily call caps on outbound calls, counted across the lender and its agencies ---------------------

@@ -512,9 +512,21 @@ def _check_call_caps(borrower, party, contact_point, outcome, attempted_at):
 
 
 def _borrower_attempts(case):
-    """The borrower's recent attempts as (business day, outcome), oldest first."""
-    recent = case.contact_attempts.filter(party=Party.BORROWER).order_by("-attempted_at", "-id")[:10]
-    return [(timezone.localdate(a.attempted_at), a.outcome) for a in reversed(recent)]
+    """The attempts on the borrower since the last one that reached them (that one included), as
+    (business day, outcome), oldest first: the whole run of failures, however many calls it took."""
+    attempts = case.contact_attempts.filter(party=Party.BORROWER)
+    reached = (
+        attempts.exclude(outcome__in=ContactOutcome.failed())
+        .order_by("-attempted_at", "-id")
+        .values_list("attempted_at", flat=True)
+        .first()
+    )
+    if reached is not None:
+        attempts = attempts.filter(attempted_at__gte=reached)
+    return [
+        (timezone.localdate(a.attempted_at), a.outcome)
+        for a in attempts.order_by("attempted_at", "id").only("attempted_at", "outcome")
+    ]
 
 
 def promise_record(*, actor, case, amount, promised_for: date, note: str = "") -> PromiseToPay:

@@ -64,6 +64,30 @@ def test_three_failed_calls_across_three_days_make_the_borrower_unreachable(offi
     assert not case.unreachable and case.last_reached_at == at(20, 9)
 
 
+def test_more_failed_calls_the_same_evening_keep_the_borrower_unreachable(officer):
+    """An officer who calls twice a day: the run of failures since the last success spans three days
+    after the fifth call, and a sixth the same evening only lengthens it."""
+    case = make_case(officer=officer)
+    for day, hour in ((17, 10), (17, 18), (18, 10), (18, 18), (19, 10)):
+        call(case, officer, ContactOutcome.NO_ANSWER, at(day, hour))
+    assert CollectionCase.objects.get(pk=case.pk).unreachable
+    call(case, officer, ContactOutcome.NO_ANSWER, at(19, 18))
+    assert CollectionCase.objects.get(pk=case.pk).unreachable
+    # Reaching the borrower ends the run; the next failures start a new one.
+    call(case, officer, ContactOutcome.REACHED, at(20, 9))
+    call(
+        case,
+        officer,
+        ContactOutcome.NO_ANSWER,
+        at(
+            20,
+            9,
+        )
+        + timedelta(minutes=30),
+    )
+    assert not CollectionCase.objects.get(pk=case.pk).unreachable
+
+
 def test_third_parties_are_off_limits_while_the_borrower_is_reachable(officer):
     case = make_case(officer=officer)
     with pytest.raises(ApplicationError) as error:
@@ -176,6 +200,14 @@ def test_only_managers_reassign_and_each_move_is_logged(officer):
         (
             [(date(2026, 4, 1), "no_answer"), (date(2026, 4, 2), "no_answer"), (date(2026, 4, 9), "wrong_number")],
             True,
+        ),
+        # Four failures over three days, then one more the same evening: still unreachable.
+        ([(date(2026, 4, d), "no_answer") for d in (1, 2, 3, 3)] + [(date(2026, 4, 3), "no_answer")], True),
+        # Twice a day: the last three span two days, the run since the last success three.
+        ([(date(2026, 4, d), "no_answer") for d in (1, 1, 2, 2, 3, 3)], True),
+        (
+            [(date(2026, 4, 1), "no_answer"), (date(2026, 4, 2), "reached")] + [(date(2026, 4, 3), "no_answer")] * 3,
+            False,
         ),
     ],
 )
