@@ -465,7 +465,17 @@ class StrategyStepForm(forms.ModelForm):
 
     class Meta:
         model = StrategyStep
-        fields = ("order", "anchor", "offset_days", "channel", "template", "case_states", "send_at", "is_active")
+        fields = (
+            "order",
+            "anchor",
+            "offset_days",
+            "channel",
+            "template",
+            "grace_template",
+            "case_states",
+            "send_at",
+            "is_active",
+        )
 
 
 class StrategyStepInline(admin.TabularInline):

@@ -1,5 +1,6 @@
 """The default reminder templates and one default strategy per product kind (DESIGN section 7):
-D-3 "due soon" SMS, D+1 SMS, D+3 SMS and email, D+7 call task, D+15 email with the amount and the
+D-3 "due soon" SMS, D+1 SMS, D+3 SMS and email (a payment-due SMS instead while a product's grace
+days last), D+7 call task, D+15 email with the amount and the
 consequences, D+30 notice before credit-bureau reporting (征信业管理条例 art. 15). Created by a data
 migration and editable in the admin; `create_defaults` only adds what is missing. It takes the model
 classes so the migration can pass its historical ones."""
@@ -16,6 +17,15 @@ TEMPLATES = [
         "应还{{ amount_due }}。{{ how_to_pay }}",
         "body_en": "Dear {{ name }}, your loan ending {{ loan_reference }} falls due on {{ due_date }}: "
         "{{ amount_due }}. {{ how_to_pay }}",
+    },
+    {
+        "code": "payment-due-sms",
+        "name": "宽限期内还款提醒短信 / Payment due (within grace) SMS",
+        "channel": "sms",
+        "body_zh_hans": "尊敬的{{ name }}，您尾号{{ loan_reference }}的借款已于{{ due_date }}到期，"
+        "应还{{ amount_due }}。宽限期内还款视为按时还款。{{ how_to_pay }}",
+        "body_en": "Dear {{ name }}, your loan ending {{ loan_reference }} fell due on {{ due_date }}: "
+        "{{ amount_due }}. Paying within the grace days counts as paying on time. {{ how_to_pay }}",
     },
     {
         "code": "overdue-d1-sms",
@@ -100,6 +110,10 @@ STEPS = [
     (61, 30, "email", "bureau-notice-email", WORKED),
 ]
 
+# Overdue steps whose day may fall within a product's grace days, and the payment-due template sent
+# instead while it does (the instalment is not overdue yet).
+GRACE_TEMPLATES = {"overdue-d1-sms": "payment-due-sms", "overdue-d3-sms": "payment-due-sms"}
+
 KINDS = {
     "micro_loan": "网络小额贷款默认策略 / Online micro-loan default",
     "consumer_credit": "消费信贷默认策略 / Consumer credit default",
@@ -129,6 +143,17 @@ def create_defaults(Template, Strategy, Step):
                 case_states=states,
             )
             for order, offset, channel, code, states in STEPS
+        )
+
+
+def link_grace_templates(Template, Step):
+    """Give the default overdue steps their payment-due template for days within the grace days
+    (a step already given one is left alone)."""
+    for spec in TEMPLATES:
+        Template.objects.get_or_create(code=spec["code"], defaults=spec)
+    for overdue, due in GRACE_TEMPLATES.items():
+        Step.objects.filter(template__code=overdue, grace_template__isnull=True).update(
+            grace_template=Template.objects.get(code=due)
         )
 
 

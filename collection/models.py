@@ -406,6 +406,18 @@ class StrategyStep(models.Model):
     template = models.ForeignKey(
         ReminderTemplate, verbose_name=_("template"), null=True, blank=True, on_delete=models.PROTECT
     )
+    grace_template = models.ForeignKey(
+        ReminderTemplate,
+        verbose_name=_("template within the grace days"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_(
+            "Sent instead on this day while the instalment is still within the product's grace days: paying "
+            "then is paying on time, so the borrower gets a payment-due reminder, not an overdue one."
+        ),
+    )
     case_states = models.JSONField(
         _("case states"),
         default=list,

@@ -114,14 +114,33 @@ def _sources(step, as_of, loans):
             loan__product__kind=kind,
         )
         return [_borrower_rows(base, step, as_of, loan="loan", case=None)]
+    sources = []
     if step.anchor == StepAnchor.DUE_DATE:
         when = Q(loan__days_past_due=step.offset_days)
+        if step.grace_template_id:
+            sources.append(_within_grace_rows(step, as_of, loans, kind))
     else:
         when = Q(opened_on=as_of - timedelta(days=step.offset_days))
     cases = CollectionCase.objects.filter(loans, when, state__in=step.case_states, loan__product__kind=kind)
     if step.template_id and step.template.recipient == Recipient.THIRD_PARTY:
-        return [_third_party_rows(cases.filter(unreachable=True), step, as_of)]
-    return [_borrower_rows(cases, step, as_of, loan="loan", case="id")]
+        return [*sources, _third_party_rows(cases.filter(unreachable=True), step, as_of)]
+    return [*sources, _borrower_rows(cases, step, as_of, loan="loan", case="id")]
+
+
+def _within_grace_rows(step, as_of, loans, kind):
+    """An instalment that fell due `offset` days ago and is still within its product's grace days is
+    not overdue (paying now is paying on time): on the day of an overdue step its borrower gets the
+    step's payment-due template instead, with no case."""
+    base = Installment.objects.filter(
+        loans,
+        due_date=as_of - timedelta(days=step.offset_days),
+        status__in=UNPAID,
+        loan__status=LoanStatus.ACTIVE,
+        loan__days_past_due=0,
+        loan__product__kind=kind,
+        loan__product__grace_days__gte=step.offset_days,
+    )
+    return _borrower_rows(base, step, as_of, loan="loan", case=None, template_id=step.grace_template_id)
 
 
 def _key(*parts):
@@ -159,8 +178,11 @@ def _address_of(channel, prefix):
     return Value("")
 
 
-def _borrower_rows(queryset, step, as_of, *, loan, case):
+def _borrower_rows(queryset, step, as_of, *, loan, case, template_id=None):
     owner = Value("C") if case else Value("L")
+    common = _common(step, as_of)
+    if template_id is not None:
+        common["r_template_id"] = Value(template_id)
     rows = queryset.annotate(
         r_idempotency_key=_key(owner, F(case or loan + "_id"), Value(f"-S{step.pk}-{step.channel}-P0-{as_of}")),
         r_loan_id=F(f"{loan}_id"),
@@ -168,7 +190,7 @@ def _borrower_rows(queryset, step, as_of, *, loan, case):
         r_recipient=Value(Recipient.BORROWER),
         r_contact_point_id=_null_id(),
         r_address=_address_of(step.channel, f"{loan}__borrower__"),
-        **_common(step, as_of),
+        **common,
     )
     if step.channel != ReminderChannel.CALL_TASK:
         rows = rows.exclude(r_address="")
@@ -511,8 +533,8 @@ def _due_date(row):
     """The due date reminded of: the oldest unpaid one when overdue, else the one falling due."""
     if row.loan.overdue_since:
         return row.loan.overdue_since - timedelta(days=1)  # overdue since the day after it fell due
-    if row.step is not None and row.step.is_pre_due:
-        return _due_soon_date(row)
+    if row.step is not None and row.case_id is None and row.step.anchor == StepAnchor.DUE_DATE:
+        return _due_soon_date(row)  # due soon, or due and still within the grace days
     return None
 
 

@@ -52,7 +52,8 @@ def gateway(settings):
 @pytest.fixture
 def default_strategies(db):
     """The data migration's templates and strategies (a flushed test database may have lost them)."""
-    from collection.default_strategies import create_defaults
+    from collection.default_strategies import create_defaults, link_grace_templates
     from collection.models import CollectionStrategy, ReminderTemplate, StrategyStep
 
     create_defaults(ReminderTemplate, CollectionStrategy, StrategyStep)
+    link_grace_templates(ReminderTemplate, StrategyStep)

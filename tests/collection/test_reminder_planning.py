@@ -64,6 +64,40 @@ def test_the_daily_run_plans_each_overdue_step_once(reminder_book):
     )
 
 
+def test_within_the_grace_days_the_borrower_gets_a_payment_due_sms_and_no_case_opens(reminder_book):
+    """A product with 3 grace days: D+1 and D+3 fall within them, so the overdue SMS become the
+    payment-due SMS and no case opens; on D+4 the instalment is overdue and collection starts."""
+    product = reminder_book["product"]
+    product.grace_days = 3
+    product.save()
+    run(date(2026, 2, 15))
+    run(date(2026, 2, 16))
+    rows = list(Reminder.objects.filter(planned_for=date(2026, 2, 16)).select_related("template"))
+    assert len(rows) == 3 and {row.template.code for row in rows} == {"payment-due-sms"}
+    assert all(row.case_id is None for row in rows) and not CollectionCase.objects.exists()
+    run(date(2026, 2, 17))
+    run(date(2026, 2, 18))
+    due = Reminder.objects.filter(planned_for=date(2026, 2, 18)).select_related("template")
+    assert sorted(row.template.code for row in due) == ["payment-due-sms"] * 3  # D+3 SMS; no overdue email
+    run(date(2026, 2, 19))
+    assert CollectionCase.objects.count() == 3
+    assert Reminder.objects.filter(template__code__startswith="overdue").count() == 0  # nothing said "overdue"
+
+
+def test_a_payment_due_sms_within_grace_names_the_due_date_it_fell_on(reminder_book):
+    from collection.reminders import _compose
+
+    product = reminder_book["product"]
+    product.grace_days = 3
+    product.save()
+    run(date(2026, 2, 15))
+    run(date(2026, 2, 16))
+    row = Reminder.objects.filter(planned_for=date(2026, 2, 16)).select_related("loan__borrower", "step").first()
+    row.next_amount_due = row.loan.installments.get(seq=1).total_due
+    body = _compose(row).body
+    assert "已于2026-02-15到期" in body and "逾期" not in body.replace("不计逾期", "")
+
+
 def test_the_command_plans_today_but_never_for_a_past_date(reminder_book):
     run(date(2026, 2, 16))
     Reminder.objects.all().delete()
