@@ -21,6 +21,7 @@ from webhooks.services import event_publish
 
 from . import delinquency, rules
 from .choices import InstallmentStatus, LoanStatus, PaymentKind, RegulatoryClass
+from .claim import claim_as_of
 from .cost import annual_cost, exceeds_cap
 from .models import Installment, Loan, LoanProduct, Payment, PaymentAllocation
 from .schedule import ScheduleError, build_schedule, contract_day
@@ -690,14 +691,18 @@ def _loan_close(*, actor, loan: Loan, on: date, reason: str, status: str, refuse
         # The balances and each instalment's penalty as of the closing day are what the loan closes with.
         delinquency.update_loan(as_of=on, loan_id=locked.pk)
         locked.refresh_from_db()
-        exposure = locked.total_outstanding
+        # The exposure is the claim on the day: interest and fees of periods still to come were
+        # never earned, so they are neither lost nor provisioned.
+        claim = claim_as_of(locked, on)
+        exposure = claim.total
         before = {"status": locked.status, "regulatory_class": locked.regulatory_class}
         data = {
             "on": on.isoformat(),
-            "principal": locked.principal_outstanding,
-            "interest": locked.interest_outstanding,
-            "penalty": locked.penalty_outstanding,
-            "fees": locked.fees_outstanding,
+            "principal": claim.principal,
+            "interest": claim.interest,
+            "penalty": claim.penalty,
+            "fees": claim.fees,
+            "costs": claim.costs,
             "exposure": exposure,
         }
         if status == LoanStatus.WRITTEN_OFF:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,45 +19,14 @@ from core.audit import log_action
 from core.dates import business_today
 from core.errors import ApplicationError
 from core.i18n import stored_text
-from core.money import ZERO, parse_amount, to_fen
+from core.money import ZERO, parse_amount
 
-from . import delinquency
-from .choices import Component, InstallmentStatus
+from .choices import InstallmentStatus
+from .claim import claim_as_of
 from .models import Installment, Loan, Payment
 from .services import loan_refresh_balances, payment_post
 
 UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What the borrower owes on a day, by component: all unpaid principal; interest, fees, penalty and
-    costs due on or before the day and unpaid; and the running period's interest for the days it has
-    run. Interest and fees of periods still to come are not owed yet and are never part of it: this is
-    what a lawsuit claims, what settles the loan early, and what a write-off leaves unrecovered."""
-
-    on: date
-    principal: Decimal  # all unpaid principal, overdue and not yet due
-    interest: Decimal  # due and unpaid, plus the running period's accrued interest
-    fees: Decimal  # due and unpaid
-    penalty: Decimal  # accrued to the day on overdue principal, unpaid
-    costs: Decimal  # costs of realising the claim the lender advanced, unpaid
-    accrued_interest: Decimal  # the running period's part of `interest`
-
-    @property
-    def total(self):
-        return self.principal + self.interest + self.fees + self.penalty + self.costs
-
-    def as_dict(self):
-        return {
-            "on": self.on.isoformat(),
-            "principal": str(self.principal),
-            "interest": str(self.interest),
-            "fees": str(self.fees),
-            "penalty": str(self.penalty),
-            "costs": str(self.costs),
-            "total": str(self.total),
-        }
 
 
 @dataclass(frozen=True)
@@ -78,52 +46,6 @@ class Quote:
     def to_pay(self):
         """What settling takes on top of the credit held: that money is spent first."""
         return max(self.total - self.credit, ZERO)
-
-
-def period_start(loan: Loan, installment: Installment) -> date:
-    """The day an instalment's interest period begins: the previous due date of its own schedule; for
-    the first instalment, the disbursement (the original schedule) or one month before its due date (a
-    restructured schedule, whose first period the plan charged as a month). Superseded schedules have
-    no say: interest paid on them was paid for their own periods."""
-    previous = (
-        loan.installments.filter(schedule_version=installment.schedule_version, due_date__lt=installment.due_date)
-        .order_by("-due_date")
-        .values_list("due_date", flat=True)
-        .first()
-    )
-    if previous is not None:
-        return previous
-    if installment.schedule_version == 1:
-        return loan.disbursed_on
-    return installment.due_date - relativedelta(months=1)
-
-
-def claim_as_of(loan: Loan, on: date | None = None) -> Claim:
-    """The loan's claim on the day (see Claim)."""
-    on = on or business_today()
-    unpaid = delinquency.with_penalty(loan.installments.filter(status__in=UNPAID).order_by("due_date", "seq"), on)
-    due = [row for row in unpaid if row.due_date <= on]
-    future = [row for row in unpaid if row.due_date > on]
-
-    def owed(rows, component):
-        return sum((row.outstanding(component) for row in rows), ZERO)
-
-    accrued = ZERO
-    if future:
-        running = future[0]
-        start = period_start(loan, running)
-        period = max((running.due_date - start).days, 1)
-        elapsed = min(max((on - start).days, 0), period)
-        accrued = to_fen((running.interest_due - running.interest_paid) * elapsed / period)
-    return Claim(
-        on=on,
-        principal=owed(unpaid, Component.PRINCIPAL),
-        interest=owed(due, Component.INTEREST) + accrued,
-        fees=owed(due, Component.FEE),
-        penalty=owed(due, Component.PENALTY),
-        costs=owed(unpaid, Component.COST),
-        accrued_interest=accrued,
-    )
 
 
 def payoff_quote(loan: Loan, on: date | None = None) -> Quote:

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import models
 
 from core.errors import ApplicationError
 from core.models import ActivityLog
@@ -111,3 +112,65 @@ def test_the_payments_note_is_in_the_lenders_language_whoever_settles(loan, sett
             actor="system", loan=loan, amount=payoff_quote(loan).to_pay, external_reference="S3", channel="cash"
         )
     assert payment.note == chinese
+
+
+def test_after_a_restructuring_interest_accrues_from_the_plans_start_not_the_disbursement():
+    """Interest was paid to 5 December; the plan's first period runs 5 December - 5 January. Settled
+    on 8 December, three days of the plan's interest are owed, not 33/61 of it counted from the
+    disbursement on 5 November."""
+    from loans.schedule import build_schedule
+    from loans.services import loan_reschedule, payment_post
+
+    with time_machine.travel(datetime(2026, 11, 5, 10, tzinfo=SHANGHAI), tick=False):
+        loan = make_loan(principal="500000.00", annual_rate="0.06", term_months=12, disbursed_on=date(2026, 11, 5))
+    first = loan.installments.get(seq=1)
+    with time_machine.travel(datetime(2026, 12, 5, 10, tzinfo=SHANGHAI), tick=False):
+        payment_post(
+            actor="system", loan=loan, amount=first.interest_due, external_reference="INT", channel="bank_transfer"
+        )
+        lines = build_schedule(
+            method="equal_installment",
+            principal=loan.installments.filter(status__in=["pending", "partially_paid"]).aggregate(
+                p=models.Sum("principal_due")
+            )["p"],
+            annual_rate=Decimal("0.05"),
+            term_months=18,
+            first_due_date=date(2027, 1, 5),
+        )
+        loan_reschedule(
+            actor="system",
+            loan=loan,
+            lines=lines,
+            annual_rate=Decimal("0.05"),
+            penalty_waived=Decimal("0"),
+            reason="plan",
+            on=date(2026, 12, 5),
+        )
+    quote = payoff_quote(loan, date(2026, 12, 8))
+    running = loan.installments.get(schedule_version=2, seq=1)
+    assert running.interest_due == Decimal("2083.33")  # ¥500,000 at 5% for a month
+    assert quote.accrued_interest == (running.interest_due * 3 / 31).quantize(Decimal("0.01")) == Decimal("201.61")
+
+
+def test_the_claim_and_a_write_off_count_no_interest_or_fees_of_periods_to_come():
+    from loans.claim import claim_as_of
+    from loans.services import loan_write_off
+
+    with time_machine.travel(datetime(2026, 1, 15, 10, tzinfo=SHANGHAI), tick=False):
+        loan = make_loan(principal="200000.00", annual_rate="0.12", term_months=24, monthly_fee_rate=Decimal("0.001"))
+    day = date(2026, 4, 25)  # three instalments overdue, the fourth period ten days run
+    loan.refresh_from_db()
+    due = list(loan.installments.filter(due_date__lte=day))
+    running = loan.installments.get(due_date=date(2026, 5, 15))
+    claim = claim_as_of(loan, day)
+    assert claim.principal == Decimal("200000.00")
+    assert claim.interest == sum(row.interest_due for row in due) + (running.interest_due * 10 / 30).quantize(
+        Decimal("0.01")
+    )
+    assert claim.fees == sum(row.fee_due for row in due) == Decimal("600.00")  # three months' fees, not 24
+    assert claim.total < loan.principal + sum(row.interest_due + row.fee_due for row in loan.installments.all())
+    with time_machine.travel(datetime(2026, 4, 25, 10, tzinfo=SHANGHAI), tick=False):
+        loan_write_off(actor="system", loan=loan, on=day, reason="nothing to enforce")
+    entry = ActivityLog.objects.get(action="loans.loan.written_off")
+    assert Decimal(str(entry.data["exposure"])) == claim.total
+    assert Decimal(str(entry.data["fees"])) == Decimal("600.00")
