@@ -10,11 +10,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from borrowers.models import Borrower
 from core.audit import log_action
 from core.dates import business_date, business_today
 from core.errors import ApplicationError
+from core.i18n import stored_text
 from core.money import ZERO, parse_amount, to_fen
 from core.permissions import is_manager
 from webhooks.services import event_publish
@@ -248,8 +250,16 @@ def payment_post(
                 note=note,
             )
             today = business_today()
-            _apply_credit(loan, as_of=today)
-            loan_refresh_balances(loan=loan, as_of=today)
+            # Money received before payments already allocated (posted late, backdated) comes first:
+            # those later payments are spent again after it.
+            _reallocate_after(
+                loan,
+                payment,
+                actor=actor,
+                today=today,
+                reason=stored_text(gettext_lazy("A payment received earlier was posted late.")),
+                cause={"after_backdated": external_reference},
+            )
             payment.refresh_from_db()
             log_action(
                 actor=actor,
@@ -343,19 +353,8 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     if loan.status == LoanStatus.PAID_OFF:
         loan.status, loan.closed_on = LoanStatus.ACTIVE, None
         loan.save(update_fields=["status", "closed_on", "updated_at"])
-    # The payments received after the reversed one were allocated to what it had left open: take
-    # them back and spend them again in order, as if the reversed money had never come, so the
-    # Civil Code order holds (core-banking systems re-allocate the same way). Credit the loan holds
-    # is spent at once on what the reversal re-opened, not at the next nightly run.
-    later = list(
-        Payment.objects.filter(loan=loan, kind=PaymentKind.PAYMENT, reversal__isnull=True)
-        .filter(Q(value_date__gt=payment.value_date) | Q(value_date=payment.value_date, pk__gt=payment.pk))
-        .order_by("value_date", "id")
-    )
-    before = {p.pk: _net_allocation(p) for p in later}
-    _take_back(later)
-    _apply_credit(loan, as_of=today)
-    loan_refresh_balances(loan=loan, as_of=today)
+    # The payments received after the reversed one were allocated to what it had left open: they are
+    # spent again in order, as if the reversed money had never come.
     log_action(
         actor=actor,
         action="loans.payment.reversed",
@@ -363,6 +362,29 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         reason=reason,
         data={"payment": payment.external_reference, "reversal": reversal.external_reference, "amount": payment.amount},
     )
+    _reallocate_after(
+        loan, payment, actor=actor, today=today, reason=reason, cause={"after_reversal_of": payment.external_reference}
+    )
+    return reversal, True
+
+
+def _reallocate_after(loan, payment, *, actor, today, reason, cause):
+    """Take back the payments received after `payment` (by value date) and spend all the loan's
+    unapplied money again in order, oldest first, each on what was open on its day: a reversal or a
+    backdated payment changes what the later ones should have paid, and the Civil Code order must
+    hold as if every payment had been known on time (core-banking systems re-allocate the same
+    way). Credit the loan holds is spent at once. Logged as loans.payment.reallocated with each
+    payment's allocation before and after, when any changed."""
+    later = list(
+        Payment.objects.filter(loan=loan, kind=PaymentKind.PAYMENT, reversal__isnull=True)
+        .filter(Q(value_date__gt=payment.value_date) | Q(value_date=payment.value_date, pk__gt=payment.pk))
+        .exclude(pk=payment.pk)
+        .order_by("value_date", "id")
+    )
+    before = {p.pk: _net_allocation(p) for p in later}
+    _take_back(later)
+    _apply_credit(loan, as_of=today)
+    loan_refresh_balances(loan=loan, as_of=today)
     changed = [
         {"payment": p.external_reference, "before": before[p.pk], "after": after}
         for p in later
@@ -374,9 +396,8 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
             action="loans.payment.reallocated",
             target=loan,
             reason=reason,
-            data={"after_reversal_of": payment.external_reference, "payments": changed},
+            data={**cause, "payments": changed},
         )
-    return reversal, True
 
 
 def _net_allocation(payment) -> dict:

@@ -466,3 +466,20 @@ def test_reallocation_after_a_reversal_is_seen_right_by_a_rerun_of_a_past_day(to
     only_b = Loan.objects.get(pk=other.pk)
     for field in ("overdue_amount", "penalty_outstanding", "days_past_due", "principal_outstanding"):
         assert getattr(rerun, field) == getattr(only_b, field), field
+
+
+def test_a_payment_posted_late_comes_before_the_later_payments_already_allocated(today):
+    """A bank transfer received on 16 April reaches the books on the 19th, after a payment of the
+    18th took the overdue interest: the 16 April money takes it instead, and the payment of the 18th
+    is spent again after it."""
+    loan = make_loan()
+    first = schedule(loan)[0]
+    interest = first.interest_due + first.penalty_accrued
+    with time_machine.travel(at(date(2026, 4, 18)), tick=False):
+        later, _ = post(loan, Decimal("50.00"), "LATER", received_at=at(date(2026, 4, 18)))
+    early, _ = post(loan, Decimal("50.00"), "EARLY", received_at=at(date(2026, 4, 16)))
+    assert early.allocations.filter(applied_on=date(2026, 4, 16)).aggregate(t=Sum("amount"))["t"] == Decimal("50.00")
+    assert _paid_by(later) and sum(_paid_by(later).values()) == Decimal("50.00")
+    entry = ActivityLog.objects.get(action="loans.payment.reallocated")
+    assert entry.data["after_backdated"] == "EARLY" and entry.data["payments"][0]["payment"] == "LATER"
+    assert interest > 0
