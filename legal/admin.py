@@ -16,7 +16,7 @@ class LawFirmAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 class LegalCostInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LegalCost
-    fields = ("incurred_on", "kind", "amount", "note", "recorded_by")
+    fields = ("incurred_on", "kind", "amount", "charged_to_loan", "note", "recorded_by")
 
 
 class LegalTaskInline(ReadOnlyAdminMixin, admin.TabularInline):

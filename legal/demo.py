@@ -86,7 +86,7 @@ def _claim_costs(action, lawyer, day):
 
 def _to_enforcement(action, lawyer, *, court, filed, costs=False):
     """File the lawsuit on `filed`, then hearing (+20 days), judgment for the claim (+30, to be
-    performed 15 days later) and enforcement (+50)."""
+    performed 15 days later, when the appeal period also ends) and enforcement (+50)."""
 
     def step(name, days, **fields):
         return services.action_advance(
@@ -103,9 +103,22 @@ def _to_enforcement(action, lawyer, *, court, filed, costs=False):
         30,
         judgment_on=judged,
         performance_due_on=judged + timedelta(days=15),
-        judgment_amount=action.claim,
+        **_judgment_for_the_claim(action),
     )
-    return step("apply_enforcement", 50)
+    return step("apply_enforcement", 50)  # the day after the appeal deadline and the performance date
+
+
+def _judgment_for_the_claim(action):
+    """The court awards what was claimed, component by component, and puts the court fee booked so far
+    on the borrower."""
+    court_fees = sum((cost.amount for cost in action.costs.filter(kind="court_fee")), Decimal("0.00"))
+    return {
+        "judgment_principal": action.claim_principal,
+        "judgment_interest": action.claim_interest,
+        "judgment_fees": action.claim_fees,
+        "judgment_penalty": action.claim_penalty,
+        "judgment_costs": action.claim_costs + court_fees,
+    }
 
 
 def seed_demo_legal(*, today: date) -> Summary:

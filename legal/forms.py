@@ -215,6 +215,10 @@ class StepForm(LegalForm):
         for name in services.REQUIRED.get(self.step, ()):
             self.fields[name].required = True
         self.fields["document_kind"].initial = STEP_DOCUMENTS.get(self.step, DocumentKind.OTHER)
+        if self.step == "apply_enforcement" and (earliest := services.earliest_enforcement(self.action)):
+            self.fields["on"].help_text = _(
+                "From %(day)s: the day after the appeal deadline and the performance date have both passed."
+            ) % {"day": earliest.isoformat()}
         # The step's own fields first, then the common ones.
         own = [name for name in self.fields if name in services.STEPS[self.step]]
         self.order_fields(own)
@@ -245,7 +249,16 @@ STEP_FORMS = {
         "record_judgment",
         judgment_on=day_field(_("Judgment served on"), today=False),
         performance_due_on=day_field(_("To be performed by"), today=False),
-        judgment_amount=money_field(_("Judgment amount (¥)"), allow_zero=True),
+        judgment_principal=money_field(_("Principal awarded (¥)"), allow_zero=True),
+        judgment_interest=money_field(_("Interest awarded (¥)"), required=False, allow_zero=True),
+        judgment_fees=money_field(_("Fees awarded (¥)"), required=False, allow_zero=True),
+        judgment_penalty=money_field(_("Penalty interest awarded (¥)"), required=False, allow_zero=True),
+        judgment_costs=money_field(
+            _("Costs awarded (¥)"),
+            required=False,
+            allow_zero=True,
+            help_text=_("Court fees and other costs the judgment puts on the borrower."),
+        ),
     ),
     "apply_enforcement": step_form("apply_enforcement"),
     "close_recovered": step_form("close_recovered"),
@@ -295,9 +308,26 @@ class TaskDoneForm(LegalForm):
 
 
 class CostForm(LegalForm):
+    """A cost of the action. Whether the borrower owes it (and the loan is charged with it) follows its
+    kind unless the officer says otherwise."""
+
+    BY_KIND, YES, NO = "", "true", "false"
+
     kind = choice_field(_("Kind"), CostKind.choices)
     amount = money_field(_("Amount (¥)"))
     incurred_on = day_field(_("Incurred on"))
+    charge_to_borrower = forms.NullBooleanField(
+        label=_("Charge to the borrower"),
+        required=False,
+        widget=forms.Select(
+            choices=[
+                (BY_KIND, _("By its kind: court, preservation, appraisal and auction fees")),
+                (YES, _("Yes: the contract or the judgment puts it on the borrower")),
+                (NO, _("No: the lender bears it")),
+            ]
+        ),
+        help_text=_("A cost charged to the loan is owed at once, and the next payment meets it first."),
+    )
     note = text_field(_("Note"), required=False, max_length=300)
 
     def name_prefix(self):

@@ -30,6 +30,7 @@ from core.dates import business_today
 from core.errors import ApplicationError
 from core.templatetags.huishou import yuan
 from core.uploads import atomic_with_files
+from loans.claim import claim_as_of
 
 from . import services
 from .choices import DocumentKind
@@ -51,28 +52,33 @@ SMALL = ParagraphStyle("small", parent=BODY, fontSize=8.5, leading=12)
 @dataclass(frozen=True)
 class Figures:
     """What the loan owes as at `as_of` (the day its balances were last brought up to date, normally
-    the letter's date), from the loan's denormalised balances."""
+    the letter's date): its claim on that day (loans.claim.claim_as_of), so interest and fees of
+    periods still to come, not owed yet, are never demanded; and what of it is overdue."""
 
     as_of: date
     principal: Decimal
     interest: Decimal
     penalty: Decimal
     fees: Decimal
+    costs: Decimal
     overdue: Decimal
     days_past_due: int
 
     @property
     def total(self) -> Decimal:
-        return self.principal + self.interest + self.penalty + self.fees
+        return self.principal + self.interest + self.penalty + self.fees + self.costs
 
 
 def letter_figures(loan, *, on: date) -> Figures:
+    as_of = loan.balances_as_of or on
+    claim = claim_as_of(loan, as_of)
     return Figures(
-        as_of=loan.balances_as_of or on,
-        principal=loan.principal_outstanding,
-        interest=loan.interest_outstanding,
-        penalty=loan.penalty_outstanding,
-        fees=loan.fees_outstanding,
+        as_of=as_of,
+        principal=claim.principal,
+        interest=claim.interest,
+        penalty=claim.penalty,
+        fees=claim.fees,
+        costs=claim.costs,
         overdue=loan.overdue_amount,
         days_past_due=loan.days_past_due,
     )
@@ -243,6 +249,7 @@ def _figures_table(figures):
             [_("Interest"), yuan(figures.interest)],
             [_("Penalty interest"), yuan(figures.penalty)],
             [_("Fees"), yuan(figures.fees)],
+            *([[_("Costs of recovery"), yuan(figures.costs)]] if figures.costs else []),
             [_("Total"), yuan(figures.total)],
             [_("Of which overdue"), yuan(figures.overdue)],
         ],

@@ -10,6 +10,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from collection.models import CollectionCase
 from core.fields import money_field
 from core.models import TimeStampedModel
+from core.money import ZERO
 
 from .choices import (
     ActionKind,
@@ -25,6 +26,9 @@ from .choices import (
 
 A = ActionState
 D = DisposalState
+
+# What a judgment awards, component by component (the claim's components).
+JUDGMENT_COMPONENTS = ("judgment_principal", "judgment_interest", "judgment_fees", "judgment_penalty", "judgment_costs")
 
 
 class LawFirm(TimeStampedModel):
@@ -57,14 +61,28 @@ class LegalAction(ConcurrentTransitionMixin, TimeStampedModel):
     law_firm = models.ForeignKey(LawFirm, verbose_name=_("law firm"), null=True, blank=True, on_delete=models.PROTECT)
     court = models.CharField(_("court"), max_length=200, blank=True)
     court_case_number = models.CharField(_("court case number"), max_length=100, blank=True)
+    # The claim: what the loan owed the day the action was opened, interest and fees of periods still
+    # to come left out (loans.claim.claim_as_of).
     claim_principal = money_field(_("claim: principal"))
     claim_interest = money_field(_("claim: interest"))
+    claim_fees = money_field(_("claim: fees"))
     claim_penalty = money_field(_("claim: penalty"))
     claim_costs = money_field(_("claim: costs"))
     feasibility = models.JSONField(_("feasibility at referral"), default=dict)
+    filed_on = models.DateField(_("filed on"), null=True, blank=True)
+    last_step_on = models.DateField(
+        _("day of the last step"), null=True, blank=True, help_text=_("No later step may be dated before it.")
+    )
     hearing_on = models.DateField(_("hearing on"), null=True, blank=True)
     judgment_on = models.DateField(_("judgment served on"), null=True, blank=True)
-    judgment_amount = money_field(_("judgment amount"), help_text=_("What the court ordered the borrower to pay."))
+    # What the court ordered the borrower to pay, by the same components as the claim.
+    judgment_principal = money_field(_("judgment: principal"))
+    judgment_interest = money_field(_("judgment: interest"))
+    judgment_fees = money_field(_("judgment: fees"))
+    judgment_penalty = money_field(_("judgment: penalty"))
+    judgment_costs = money_field(
+        _("judgment: costs"), help_text=_("Court and other costs the judgment puts on the borrower.")
+    )
     appeal_deadline = models.DateField(_("appeal deadline"), null=True, blank=True)
     performance_due_on = models.DateField(_("judgment to be performed by"), null=True, blank=True)
     enforcement_deadline = models.DateField(
@@ -101,7 +119,11 @@ class LegalAction(ConcurrentTransitionMixin, TimeStampedModel):
 
     @property
     def claim(self):
-        return self.claim_principal + self.claim_interest + self.claim_penalty + self.claim_costs
+        return self.claim_principal + self.claim_interest + self.claim_fees + self.claim_penalty + self.claim_costs
+
+    @property
+    def judgment_total(self):
+        return sum((getattr(self, name) for name in JUDGMENT_COMPONENTS), ZERO)
 
     # --- Transitions: thin; legal/services.py records the date, documents and who. -------------------
 
@@ -159,7 +181,9 @@ class LegalAction(ConcurrentTransitionMixin, TimeStampedModel):
 
 
 class LegalCost(TimeStampedModel):
-    """Money spent on an action (court fee, lawyer, preservation, appraisal, auction)."""
+    """Money spent on an action (court fee, lawyer, preservation, appraisal, auction). The lender
+    advances it; one the borrower owes is charged to the loan when booked (a cost component, which
+    payments meet first), one the lender bears stays the lender's."""
 
     action = models.ForeignKey(
         LegalAction, verbose_name=_("legal action"), on_delete=models.PROTECT, related_name="costs"
@@ -168,6 +192,9 @@ class LegalCost(TimeStampedModel):
     amount = money_field(_("amount"))
     incurred_on = models.DateField(_("incurred on"))
     note = models.CharField(_("note"), max_length=300, blank=True)
+    charged_to_loan = models.BooleanField(
+        _("charged to the loan"), default=False, help_text=_("The borrower owes it: it was added to the loan.")
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="+"
     )

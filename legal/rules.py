@@ -1,17 +1,19 @@
 """Pure rules of the legal route, each table in one place: what filing and preservation cost in
 court fees (诉讼费用交纳办法, arts. 13-14), whether a referral is worth it (the seeds: weigh the
-expected recovery against the cost), the deadlines the law sets, the lowest price a seized asset may
-be offered at, and who the sale's proceeds go to."""
+expected recovery against the cost), which costs the borrower owes, the deadlines the law sets, the
+order the court's calendar puts the steps in, the lowest price a seized asset may be offered at, and
+who the sale's proceeds go to."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from django.utils.translation import gettext_lazy as _
 
 from core.money import ZERO, to_fen
 
-from .choices import ActionKind, AssetKind
+from .choices import ActionKind, AssetKind, CostKind
 
 # Property cases, art. 13: a progressive fee on the claim. (upper bound, rate); the first band is flat.
 COURT_FEE_FLAT = (Decimal("10000"), Decimal("50"))
@@ -131,6 +133,20 @@ def feasibility(
     )
 
 
+# --- Who bears a cost -----------------------------------------------------------------------------------
+
+# The costs of realising the claim the borrower owes whatever the contract says: the losing party bears
+# the court fees (诉讼费用交纳办法 art. 29), and the costs of preserving, appraising and selling its
+# property are its own. Civil Code art. 561 has a payment meet them first. A lawyer's fee (and any
+# other cost) is the borrower's only when the contract or the judgment puts it on them.
+CHARGED_TO_BORROWER = frozenset({CostKind.COURT_FEE, CostKind.PRESERVATION, CostKind.APPRAISAL, CostKind.AUCTION})
+
+
+def charged_by_default(kind: str) -> bool:
+    """Whether a cost of this kind is charged to the loan unless the legal officer says otherwise."""
+    return kind in CHARGED_TO_BORROWER
+
+
 # --- Deadlines ---------------------------------------------------------------------------------------
 
 APPEAL_PERIOD = timedelta(days=15)  # 民事诉讼法 art. 171: fifteen days from service of a judgment
@@ -159,6 +175,124 @@ def preservation_expiry(asset_kind: str, granted_on: date) -> date:
     return granted_on + PRESERVATION_TERMS[asset_kind]
 
 
+# --- The court's calendar ----------------------------------------------------------------------------
+# Each step of an action happens after the ones it depends on: a hearing after the filing, a judgment
+# after its hearing and recorded once served, enforcement once the judgment is final and the borrower's
+# time to perform has run out, and no step before the step it follows. The functions give the earliest
+# day allowed; `too_early` turns a day against it into the reason a refusal shows on its field.
+
+
+@dataclass(frozen=True)
+class TooEarly:
+    """A day refused: the input at fault, the earliest day it may be, and why."""
+
+    field: str
+    earliest: date
+    reason: str  # lazily translated, with %(earliest)s
+
+    @property
+    def message(self) -> str:
+        return str(self.reason) % {"earliest": self.earliest.isoformat()}
+
+
+def too_early(day: date | None, earliest: date | None, *, field: str, reason) -> TooEarly | None:
+    """The refusal when `day` falls before `earliest`; None when it does not or either is unknown."""
+    if day is None or earliest is None or day >= earliest:
+        return None
+    return TooEarly(field=field, earliest=earliest, reason=reason)
+
+
+def earliest_hearing(filed_on: date | None) -> date | None:
+    """A hearing is held on a filed action: no earlier than the filing."""
+    return filed_on
+
+
+def earliest_judgment(hearing_on: date | None) -> date | None:
+    """A judgment follows its hearing: served no earlier than the hearing's day."""
+    return hearing_on
+
+
+def earliest_enforcement(*, appeal_deadline: date | None, performance_due_on: date | None) -> date | None:
+    """Enforcement is applied for on a final judgment the borrower has not performed: the day after
+    the later of the appeal deadline (the judgment becomes final) and the performance date (the
+    borrower had until then to pay)."""
+    days = [day for day in (appeal_deadline, performance_due_on) if day is not None]
+    return max(days) + timedelta(days=1) if days else None
+
+
+@dataclass(frozen=True)
+class ActionDates:
+    """The dates of an action a step is measured against (None where not yet known)."""
+
+    filed_on: date | None = None
+    last_step_on: date | None = None
+    hearing_on: date | None = None
+    judgment_on: date | None = None
+    appeal_deadline: date | None = None
+    performance_due_on: date | None = None
+
+
+STEP_BEFORE_LAST = _("This step cannot be dated before the step it follows (%(earliest)s).")
+HEARING_BEFORE_FILING = _("The hearing cannot be before the action was filed (%(earliest)s).")
+JUDGMENT_BEFORE_HEARING = _("The judgment cannot be dated before the hearing it follows (%(earliest)s).")
+JUDGMENT_RECORDED_BEFORE_SERVED = _("The judgment cannot be recorded before it was served (%(earliest)s).")
+PERFORMANCE_BEFORE_JUDGMENT = _("The judgment cannot be due before it was served (%(earliest)s).")
+ENFORCEMENT_TOO_EARLY = _(
+    "Enforcement can be applied for from %(earliest)s: the day after both the appeal deadline and the "
+    "day the judgment was to be performed by."
+)
+
+
+def step_too_early(step: str, *, on: date, dates: ActionDates, values: dict) -> TooEarly | None:
+    """Why the action's `step`, dated `on` with the step's own `values`, comes too early for the
+    court's calendar; None when it does not. The step's own dependencies are named first (they say
+    most), then the step it follows."""
+    refusals = []
+    if step == "schedule_hearing":
+        refusals.append(
+            too_early(
+                values.get("hearing_on"),
+                earliest_hearing(dates.filed_on),
+                field="hearing_on",
+                reason=HEARING_BEFORE_FILING,
+            )
+        )
+    elif step == "record_judgment":
+        judgment_on = values.get("judgment_on")
+        refusals += [
+            too_early(
+                judgment_on, earliest_judgment(dates.hearing_on), field="judgment_on", reason=JUDGMENT_BEFORE_HEARING
+            ),
+            too_early(
+                values.get("performance_due_on"),
+                judgment_on,
+                field="performance_due_on",
+                reason=PERFORMANCE_BEFORE_JUDGMENT,
+            ),
+            too_early(on, judgment_on, field="on", reason=JUDGMENT_RECORDED_BEFORE_SERVED),
+        ]
+    elif step == "apply_enforcement":
+        earliest = earliest_enforcement(
+            appeal_deadline=dates.appeal_deadline, performance_due_on=dates.performance_due_on
+        )
+        refusals.append(too_early(on, earliest, field="on", reason=ENFORCEMENT_TOO_EARLY))
+    refusals.append(too_early(on, dates.last_step_on, field="on", reason=STEP_BEFORE_LAST))
+    return next((refusal for refusal in refusals if refusal is not None), None)
+
+
+PRESERVATION_BEFORE_FILING = _("Preservation is applied for once the action is filed (%(earliest)s).")
+RULING_BEFORE_APPLICATION = _("The ruling cannot predate the application (%(earliest)s).")
+LIFTED_BEFORE_GRANTED = _("An order cannot be lifted before it was granted (%(earliest)s).")
+SEIZED_BEFORE_FILING = _("Collateral is seized through the court, once the action is filed (%(earliest)s).")
+DISPOSAL_STEP_BEFORE_LAST = _("This cannot be dated before the asset's last step (%(earliest)s).")
+
+
+def latest(*days: date | None) -> date | None:
+    """The latest of the days known: what a next step may not precede."""
+    known = [day for day in days if day is not None]
+    return max(known) if known else None
+
+
 # --- Sale of a seized asset ---------------------------------------------------------------------------
 
 # 最高法关于人民法院网络司法拍卖若干问题的规定 art. 10: the first auction starts at no less than 70% of the
@@ -182,9 +316,11 @@ class Distribution:
     surplus: Decimal
 
 
-def distribute(*, proceeds: Decimal, costs_outstanding: Decimal, loan_owed: Decimal) -> Distribution:
-    """The proceeds of a sale pay the costs the lender advanced first, then what the loan owes; what is
-    left belongs to the borrower."""
+def distribute(*, proceeds: Decimal, loan_owed: Decimal, costs_outstanding: Decimal = ZERO) -> Distribution:
+    """The proceeds of a sale pay the costs owed beside the loan first, then what the loan owes; what
+    is left belongs to the borrower. The costs the borrower owes are charged to the loan when booked
+    (part of `loan_owed`, met first by its allocation), so none are owed beside it any more; sales
+    distributed before that paid the costs here (`to_costs`)."""
     to_costs = min(proceeds, max(costs_outstanding, ZERO))
     to_loan = min(proceeds - to_costs, max(loan_owed, ZERO))
     return Distribution(to_costs=to_costs, to_loan=to_loan, surplus=proceeds - to_costs - to_loan)

@@ -1,8 +1,9 @@
-"""Every change to a legal action: open it (with the feasibility estimate), move it along its states
-(recording the date, the note, the documents and who), keep its dated tasks, book its costs, preserve
-property, seize and sell collateral and distribute the proceeds, post what it recovers as payments to
-the loan (so allocation and the daily run see it), and close it: the case resolves when nothing is
-overdue, or, when enforcement found nothing, a write-off is put to a manager (maker-checker)."""
+"""Every change to a legal action: open it (with its claim and the feasibility estimate), move it along
+its states in the order of the court's calendar (recording the date, the note, the documents and who),
+keep its dated tasks, book its costs (charging those the borrower owes to the loan), preserve property,
+seize and sell collateral and distribute the proceeds, post what it recovers as payments to the loan
+(so allocation and the daily run see it), and close it: the case resolves when nothing is overdue,
+or, when enforcement found nothing, a write-off is put to a manager (maker-checker)."""
 
 from datetime import date, datetime, time
 
@@ -26,8 +27,9 @@ from core.money import ZERO, parse_amount
 from core.permissions import has_role, is_manager
 from core.uploads import atomic_with_files, upload_check, written
 from loans.choices import CollateralStatus, LoanStatus, PaymentChannel
+from loans.claim import claim_as_of
 from loans.models import Collateral, Loan, Payment
-from loans.services import payment_post
+from loans.services import loan_charge_cost, payment_post
 from loans.settlement import loan_settle_early, payoff_quote
 
 from . import rules
@@ -41,7 +43,15 @@ from .choices import (
     PreservationStatus,
     TaskKind,
 )
-from .models import AssetDisposal, LegalAction, LegalCost, LegalDocument, LegalTask, PreservationOrder
+from .models import (
+    JUDGMENT_COMPONENTS,
+    AssetDisposal,
+    LegalAction,
+    LegalCost,
+    LegalDocument,
+    LegalTask,
+    PreservationOrder,
+)
 
 A = ActionState
 
@@ -51,17 +61,19 @@ STEPS = {
     "send_letter": (),
     "file": ("court", "court_case_number"),
     "schedule_hearing": ("hearing_on",),
-    "record_judgment": ("judgment_on", "performance_due_on", "judgment_amount"),
+    "record_judgment": ("judgment_on", "performance_due_on", *JUDGMENT_COMPONENTS),
     "apply_enforcement": (),
     "close_recovered": (),
     "close_settled": (),
     "close_impossible": (),
     "withdraw": (),
 }
+# A judgment names at least the principal it awards (zero when it awards none); a component it does
+# not mention is zero.
 REQUIRED = {
     "file": ("court",),
     "schedule_hearing": ("hearing_on",),
-    "record_judgment": ("judgment_on", "performance_due_on", "judgment_amount"),
+    "record_judgment": ("judgment_on", "performance_due_on", "judgment_principal"),
 }
 CLOSING = {"close_recovered", "close_settled", "close_impossible", "withdraw"}
 # The tasks a step finishes: a judgment ends the wait for the hearing, applying for enforcement
@@ -100,6 +112,32 @@ def _check_plausible(day, field):
         )
 
 
+def _check_calendar(refusal: rules.TooEarly | None):
+    """A day the court's calendar does not allow yet is refused on its field (code `too_early`)."""
+    if refusal is not None:
+        raise ApplicationError(
+            refusal.message, field=refusal.field, code="too_early", extra={"earliest": refusal.earliest.isoformat()}
+        )
+
+
+def action_dates(action: LegalAction) -> rules.ActionDates:
+    return rules.ActionDates(
+        filed_on=action.filed_on,
+        last_step_on=action.last_step_on,
+        hearing_on=action.hearing_on,
+        judgment_on=action.judgment_on,
+        appeal_deadline=action.appeal_deadline,
+        performance_due_on=action.performance_due_on,
+    )
+
+
+def earliest_enforcement(action: LegalAction) -> date | None:
+    """The first day enforcement may be applied for on this action (None before a judgment)."""
+    return rules.earliest_enforcement(
+        appeal_deadline=action.appeal_deadline, performance_due_on=action.performance_due_on
+    )
+
+
 def _lock(action) -> LegalAction:
     return LegalAction.objects.select_for_update().select_related("case__loan").get(pk=action.pk)
 
@@ -130,9 +168,12 @@ def action_open(
     override_reason: str = "",
     handled_by=None,
 ) -> LegalAction:
-    """Open an action on a case in legal. The claim is what the loan owes; the feasibility estimate
-    (court fee by the claim, preservation, lawyer) is kept with it. An action expected to cost more
-    than it recovers needs a manager's explicit override, with the reason."""
+    """Open an action on a case in legal. The claim is what the loan owes today: all its principal,
+    the interest and fees fallen due with the running period's interest so far, the penalty and the
+    costs charged to it; interest and fees of periods still to come are not owed yet and are not
+    claimed. The feasibility estimate (court fee by the claim, preservation, lawyer) is kept with it.
+    An action expected to cost more than it recovers needs a manager's explicit override, with the
+    reason."""
     _check_legal_role(actor)
     if case.state != CaseState.LEGAL:
         raise TransitionNotAllowed(_("Legal action is opened on a case referred to legal."))
@@ -140,9 +181,9 @@ def action_open(
         raise ApplicationError(_("Choose the kind of action."), field="kind")
     if handled_by is not None and not has_role(handled_by, roles.LEGAL_OFFICER, roles.MANAGER):
         raise ApplicationError(_("Choose a legal officer."), field="handled_by")
-    loan = case.loan
+    claim = claim_as_of(case.loan, business_today())
     estimate = rules.feasibility(
-        claim=loan.total_outstanding,
+        claim=claim.total,
         recoverable=parse_amount(recoverable, field="recoverable", allow_zero=True),
         lawyer_fee=parse_amount(lawyer_fee, field="lawyer_fee", allow_zero=True),
         preserve=preserve,
@@ -165,10 +206,11 @@ def action_open(
                 case=case,
                 kind=kind,
                 law_firm=law_firm,
-                claim_principal=loan.principal_outstanding,
-                claim_interest=loan.interest_outstanding,
-                claim_penalty=loan.penalty_outstanding,
-                claim_costs=loan.fees_outstanding,
+                claim_principal=claim.principal,
+                claim_interest=claim.interest,
+                claim_fees=claim.fees,
+                claim_penalty=claim.penalty,
+                claim_costs=claim.costs,
                 feasibility={**estimate.as_dict(), "override_reason": override_reason},
                 opened_by=actor,
                 handled_by=handled_by,
@@ -178,7 +220,7 @@ def action_open(
                 action,
                 "action.opened",
                 reason=override_reason,
-                data={"kind": kind, "feasibility": action.feasibility},
+                data={"kind": kind, "claim": claim.as_dict(), "feasibility": action.feasibility},
             )
     except IntegrityError:
         raise ApplicationError(
@@ -194,8 +236,10 @@ def action_advance(
     *, actor, action: LegalAction, step: str, on: date, note: str = "", document=None, document_kind: str = "", **fields
 ) -> LegalAction:
     """Move the action one step, recording the day, the note, the step's fields, an optional document
-    filed with it and who did it. The step's dates become tasks; closing the action closes its tasks
-    and then the case (see _after_closing)."""
+    filed with it and who did it. The court's calendar is kept (legal/rules.py: no hearing before the
+    filing, no judgment before its hearing, no enforcement before the judgment is final and due, no
+    step before the one it follows). The step's dates become tasks; closing the action closes its
+    tasks and then the case (see _after_closing)."""
     _check_legal_role(actor)
     if step not in STEPS:
         raise ApplicationError(_("Unknown step."), field="step")
@@ -211,9 +255,9 @@ def action_advance(
             _check_plausible(value, name)
     if step == "record_judgment":
         _check_past(fields["judgment_on"], "judgment_on")  # served already; performance may lie ahead
-        fields["judgment_amount"] = parse_amount(fields["judgment_amount"], field="judgment_amount", allow_zero=True)
-        if fields["performance_due_on"] < fields["judgment_on"]:
-            raise ApplicationError(_("The judgment cannot be due before it was served."), field="performance_due_on")
+        for name in JUDGMENT_COMPONENTS:
+            value = fields.get(name)
+            fields[name] = ZERO if value in (None, "") else parse_amount(value, field=name, allow_zero=True)
     with atomic_with_files():
         locked = _lock(action)
         method = getattr(locked, step)
@@ -225,10 +269,14 @@ def action_advance(
             raise TransitionNotAllowed(
                 _("This step is not allowed while the action is “%(state)s”.") % {"state": locked.get_state_display()}
             )
+        _check_calendar(rules.step_too_early(step, on=on, dates=action_dates(locked), values=fields))
         before = locked.state
         method()
         for name, value in fields.items():
             setattr(locked, name, value)
+        locked.last_step_on = on
+        if step == "file":
+            locked.filed_on = on
         if step == "record_judgment":
             locked.appeal_deadline = rules.appeal_deadline(locked.judgment_on)
             locked.enforcement_deadline = rules.enforcement_deadline(locked.performance_due_on)
@@ -292,7 +340,7 @@ def _after_closing(actor, action, step, note):
             details={
                 "legal_action": action.pk,
                 "court_case_number": action.court_case_number,
-                "unrecovered": str(case.loan.total_outstanding),
+                "unrecovered": str(claim_as_of(case.loan, business_today()).total),
                 "legal_costs": str(result["costs"]),
                 "recovered": str(result["recovered"]),
             },
@@ -410,22 +458,77 @@ def document_open(*, actor, document: LegalDocument):
 # --- Costs and recoveries ---------------------------------------------------------------------------
 
 
-def cost_add(*, actor, action: LegalAction, kind: str, amount, incurred_on: date, note: str = "") -> LegalCost:
-    """A cost of the action; a sale's appraisal or auction fee may still come in after it closed."""
+def cost_add(
+    *,
+    actor,
+    action: LegalAction,
+    kind: str,
+    amount,
+    incurred_on: date,
+    note: str = "",
+    charge_to_borrower: bool | None = None,
+) -> LegalCost:
+    """A cost of the action the lender advanced; a sale's appraisal or auction fee may still come in
+    after it closed. One the borrower owes is charged to the loan at once (a cost component on its
+    oldest unpaid instalment, which the next payment meets first: Civil Code art. 561): by default
+    the court, preservation, appraisal and auction fees, and a lawyer's fee or another cost only when
+    the officer says the contract or the judgment puts it on the borrower (`charge_to_borrower`)."""
     _check_legal_role(actor)
     if kind not in CostKind.values:
         raise ApplicationError(_("Choose the kind of cost."), field="kind")
     _check_past(incurred_on, "incurred_on")
     amount = parse_amount(amount)
+    charged = rules.charged_by_default(kind) if charge_to_borrower is None else bool(charge_to_borrower)
     with transaction.atomic():
         action = _lock(action)
         if action.state in A.closed() and kind not in (CostKind.APPRAISAL, CostKind.AUCTION):
             _check_open(action)
         cost = LegalCost.objects.create(
-            action=action, kind=kind, amount=amount, incurred_on=incurred_on, note=note, recorded_by=actor
+            action=action,
+            kind=kind,
+            amount=amount,
+            incurred_on=incurred_on,
+            note=note,
+            charged_to_loan=charged,
+            recorded_by=actor,
         )
-        _log(actor, action, "cost.added", reason=note, data={"kind": kind, "amount": amount})
+        if charged:
+            _charge_to_loan(actor, action, cost)
+        _log(
+            actor,
+            action,
+            "cost.added",
+            reason=note,
+            data={"cost": cost.pk, "kind": kind, "amount": amount, "charged_to_loan": charged},
+        )
     return cost
+
+
+def _charge_to_loan(actor, action, cost):
+    """The borrower owes the cost from today: the loan's balances are brought to today with it."""
+    try:
+        loan_charge_cost(
+            actor=actor,
+            loan=action.case.loan,
+            amount=cost.amount,
+            on=business_today(),
+            reason=stored_text(
+                gettext_lazy("%(kind)s of legal action %(action)s, incurred on %(day)s"),
+                kind=stored_text(CostKind(cost.kind).label),
+                action=action.pk,
+                day=cost.incurred_on.isoformat(),
+            ),
+            reference=f"legal-cost-{cost.pk}",
+        )
+    except ApplicationError as error:
+        if error.field != "loan":
+            raise
+        # The loan cannot take it (paid off or sold): the officer books it as the lender's own.
+        raise ApplicationError(
+            _("%(reason)s Book it without charging it to the borrower.") % {"reason": error.message},
+            field="charge_to_borrower",
+            code=error.code,
+        ) from None
 
 
 def _received_at(on: date) -> datetime:
@@ -495,6 +598,9 @@ def preservation_apply(
         _check_open(locked)
         if locked.state in (A.PREPARING, A.LETTER_SENT):
             raise TransitionNotAllowed(_("Preservation is asked of the court once the action is filed."))
+        _check_calendar(
+            rules.too_early(applied_on, locked.filed_on, field="applied_on", reason=rules.PRESERVATION_BEFORE_FILING)
+        )
         order = PreservationOrder.objects.create(
             action=locked,
             collateral=_collateral_of(locked, collateral),
@@ -506,6 +612,7 @@ def preservation_apply(
         before = locked.state
         if can_proceed(locked.apply_preservation):
             locked.apply_preservation()
+            locked.last_step_on = rules.latest(locked.last_step_on, applied_on)
             locked.save()
         _log(
             actor,
@@ -533,8 +640,7 @@ def preservation_decide(
                 _("The court already ruled on this order: %(status)s.") % {"status": locked.get_status_display()},
                 code="conflict",
             )
-        if on < locked.applied_on:
-            raise ApplicationError(_("The ruling cannot predate the application."), field="on")
+        _check_calendar(rules.too_early(on, locked.applied_on, field="on", reason=rules.RULING_BEFORE_APPLICATION))
         if granted:
             if not ruling_number.strip():
                 raise ApplicationError(_("Give the ruling's number."), field="ruling_number")
@@ -554,6 +660,7 @@ def preservation_decide(
         before = action.state
         if granted and can_proceed(action.grant_preservation):
             action.grant_preservation()
+            action.last_step_on = rules.latest(action.last_step_on, on)
             action.save()
         _log(
             actor,
@@ -584,6 +691,7 @@ def preservation_lift(*, actor, order: PreservationOrder, on: date, note: str = 
         locked = PreservationOrder.objects.select_for_update().select_related("action__case").get(pk=order.pk)
         if locked.status != PreservationStatus.GRANTED:
             raise ApplicationError(_("Only a granted order can be lifted."), code="conflict")
+        _check_calendar(rules.too_early(on, locked.granted_on, field="on", reason=rules.LIFTED_BEFORE_GRANTED))
         locked.status, locked.ended_on = PreservationStatus.LIFTED, on
         locked.save()
         _tasks_done(actor, locked.action, on, kinds=[TaskKind.PRESERVATION_EXPIRY], note=_order_note(locked))
@@ -598,6 +706,14 @@ def _collateral_status(disposal, status):
     Collateral.objects.filter(pk=disposal.collateral_id).update(status=status, updated_at=timezone.now())
 
 
+def _check_disposal_day(disposal, on):
+    """A step of the sale is not dated before the asset's last step."""
+    last = rules.latest(
+        disposal.seized_on, disposal.appraised_on, disposal.listed_on, disposal.sold_on, disposal.distributed_on
+    )
+    _check_calendar(rules.too_early(on, last, field="on", reason=rules.DISPOSAL_STEP_BEFORE_LAST))
+
+
 def _disposal_step(actor, disposal, step, *, on, note="", data=None, apply=None) -> AssetDisposal:
     """Lock, check the step is allowed now, let `apply` set the step's fields, transition, save, log."""
     _check_past(on)
@@ -609,6 +725,7 @@ def _disposal_step(actor, disposal, step, *, on, note="", data=None, apply=None)
             raise TransitionNotAllowed(
                 _("This step is not allowed while the asset is “%(state)s”.") % {"state": locked.get_state_display()}
             )
+        _check_disposal_day(locked, on)
         before = locked.state
         if apply is not None:
             apply(locked)
@@ -637,6 +754,9 @@ def disposal_open(
         _check_open(locked)
         if locked.state in (A.PREPARING, A.LETTER_SENT):
             raise TransitionNotAllowed(_("Collateral is seized through the court, once the action is filed."))
+        _check_calendar(
+            rules.too_early(seized_on, locked.filed_on, field="seized_on", reason=rules.SEIZED_BEFORE_FILING)
+        )
         _collateral_of(locked, collateral)
         collateral = Collateral.objects.select_for_update().get(pk=collateral.pk)
         if collateral.status in (CollateralStatus.SOLD, CollateralStatus.RELEASED):
@@ -751,9 +871,10 @@ def disposal_sell(*, actor, disposal: AssetDisposal, price, on: date, buyer: str
 def disposal_distribute(
     *, actor, disposal: AssetDisposal, on: date, external_reference: str, note: str = ""
 ) -> AssetDisposal:
-    """The proceeds reach the lender: they pay back the costs the action has not yet recovered, then
-    the loan (early settlement when they cover all it owes, otherwise a payment), and what is left is
-    recorded as due back to the borrower (a task until it is paid)."""
+    """The proceeds reach the lender: they pay the loan (early settlement when they cover all it owes,
+    otherwise a payment), whose allocation meets the costs charged to it first, and what is left is
+    recorded as due back to the borrower (a task until it is paid). A cost the lender bears (one not
+    charged to the loan) is not the borrower's to pay, so the proceeds pay none of it."""
     _check_legal_role(actor)
     _check_past(on)
     with transaction.atomic():
@@ -763,6 +884,7 @@ def disposal_distribute(
             raise TransitionNotAllowed(
                 _("This step is not allowed while the asset is “%(state)s”.") % {"state": locked.get_state_display()}
             )
+        _check_disposal_day(locked, on)
         if Payment.objects.filter(external_reference=(external_reference or "").strip()).exists():
             raise ApplicationError(
                 _("This reference belongs to another payment: give the court's transfer its own."),
@@ -770,16 +892,13 @@ def disposal_distribute(
                 code="conflict",
             )
         loan = Loan.objects.select_for_update().get(pk=action.case.loan_id)
-        result = action_result(action)
         if loan.status == LoanStatus.WRITTEN_OFF:
-            quote = loan.total_outstanding  # the claim outlives the write-off
+            quote = claim_as_of(loan, business_today()).total  # the claim outlives the write-off
         elif loan.is_closed:
             quote = ZERO
         else:
             quote = payoff_quote(loan, business_today()).to_pay  # money already held is spent first
-        split = rules.distribute(
-            proceeds=locked.sale_price, costs_outstanding=result["costs"] - result["reimbursed"], loan_owed=quote
-        )
+        split = rules.distribute(proceeds=locked.sale_price, loan_owed=quote)
         payment = None
         if split.to_loan > 0:
             common = {
@@ -835,6 +954,7 @@ def disposal_surplus_paid(*, actor, disposal: AssetDisposal, on: date, reference
             raise ApplicationError(_("No surplus is waiting to be paid back."), code="conflict")
         if not reference.strip():
             raise ApplicationError(_("Give the transfer's reference."), field="reference")
+        _check_disposal_day(locked, on)
         locked.surplus_paid_on = on
         locked.save(update_fields=["surplus_paid_on", "updated_at"])
         _tasks_done(actor, locked.action, on, kinds=[TaskKind.SURPLUS_REFUND], note=_disposal_note(locked))

@@ -54,7 +54,13 @@ FACT_LABELS = {
     "hearing_on": _("hearing on"),
     "judgment_on": _("judgment served on"),
     "performance_due_on": _("judgment to be performed by"),
-    "judgment_amount": _("judgment amount"),
+    "judgment_amount": _("judgment amount"),  # judgments recorded as one sum
+    "judgment_principal": _("judgment: principal"),
+    "judgment_interest": _("judgment: interest"),
+    "judgment_fees": _("judgment: fees"),
+    "judgment_penalty": _("judgment: penalty"),
+    "judgment_costs": _("judgment: costs"),
+    "charged_to_loan": _("charged to the loan"),
     "asset_kind": _("asset"),
     "ruling_number": _("ruling number"),
     "value": _("appraised value"),
@@ -72,6 +78,11 @@ FACT_LABELS = {
     "due_on": _("due on"),
     "feasibility": _("feasibility at referral"),
     "claim": _("claim"),
+    "principal": _("principal"),
+    "interest": _("interest"),
+    "fees": _("fees"),
+    "penalty": _("penalty"),
+    "total": _("total"),
     "recoverable": _("recoverable"),
     "court_fee": _("court fee"),
     "preservation_fee": _("preservation fee"),
@@ -82,7 +93,9 @@ FACT_LABELS = {
     "expected_net": _("expected net"),
     "override_reason": _("override reason"),
 }
-HIDDEN_FACTS = {"action", "disposal", "order", "payment", "task", "document", "collateral", "sha256", "generated"}
+HIDDEN_FACTS = {
+    *("action", "disposal", "order", "payment", "task", "document", "collateral", "cost", "sha256", "generated"),
+}
 VALUE_CHOICES = {
     "state": (ActionState, DisposalState),
     "kind": (ActionKind, CostKind, DocumentKind, TaskKind),
@@ -95,6 +108,8 @@ def fact(name, value):
     """(label, value) of one item of an entry's data, choice values by their labels; None to leave out."""
     if name in HIDDEN_FACTS or value in (None, "", {}, []):
         return None
+    if isinstance(value, bool):
+        return FACT_LABELS.get(name, name), _("yes") if value else _("no")
     for choices in VALUE_CHOICES.get(name, ()):
         if value in choices.values:
             value = choices(value).label

@@ -35,6 +35,7 @@ from collection.errors import ConcurrentChange, NotPermitted, TransitionNotAllow
 from core.dates import business_today
 from core.errors import ApplicationError
 from core.http import redirect_back, safe_next
+from loans.claim import claim_as_of
 from loans.models import Collateral
 
 from . import forms, letters, selectors, services
@@ -400,6 +401,7 @@ class ActionPage:
         self.result = services.action_result(action)
         self.feasibility = action.feasibility or {}
         self.today = business_today()
+        self.enforcement_from = services.earliest_enforcement(action) if action.state == ActionState.JUDGMENT else None
 
         self.steps = [self._panel(name) for name in _offered_steps(action)] if self.may_write else []
         self.records = self._records() if self.may_write else {}
@@ -579,6 +581,7 @@ class OpenActionView(LegalReaderMixin, View):
             "case": case,
             "loan": loan,
             "borrower": loan.borrower,
+            "claim": claim_as_of(loan, business_today()),  # what the action would claim
             "form": form,
             "in_legal": case.state == CaseState.LEGAL,
             "actions": LegalAction.objects.filter(case=case).select_related("law_firm"),

@@ -107,12 +107,16 @@ class LegalCaseSerializer(serializers.ModelSerializer):
 
 
 class ClaimSerializer(serializers.Serializer):
-    """What the loan owed when the action was opened: the amount claimed."""
+    """What the loan owed when the action was opened: the amount claimed. Interest and fees of periods
+    still to come are not owed yet and are not claimed."""
 
-    principal = MoneyField(source="claim_principal", read_only=True)
-    interest = MoneyField(source="claim_interest", read_only=True)
+    principal = MoneyField(source="claim_principal", read_only=True, help_text=_("all unpaid principal"))
+    interest = MoneyField(
+        source="claim_interest", read_only=True, help_text=_("due and unpaid, with the running period's so far")
+    )
+    fees = MoneyField(source="claim_fees", read_only=True, help_text=_("due and unpaid"))
     penalty = MoneyField(source="claim_penalty", read_only=True)
-    costs = MoneyField(source="claim_costs", read_only=True)
+    costs = MoneyField(source="claim_costs", read_only=True, help_text=_("legal costs charged to the loan, unpaid"))
     total = MoneyField(source="claim", read_only=True)
 
 
@@ -151,11 +155,17 @@ class CollateralSerializer(serializers.ModelSerializer):
 
 class LegalCostSerializer(serializers.ModelSerializer):
     amount = MoneyField(read_only=True)
+    charged_to_loan = serializers.BooleanField(
+        read_only=True, help_text=_("the borrower owes it: it was added to the loan, whose next payment meets it first")
+    )
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = LegalCost
-        fields = ["id", "action", "kind", "amount", "incurred_on", "note", "recorded_by", "created_at"]
+        fields = [
+            *("id", "action", "kind", "amount", "incurred_on", "charged_to_loan", "note", "recorded_by"),
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -302,7 +312,22 @@ class LegalActionDetailSerializer(LegalActionSerializer):
     HISTORY_LIMIT = 100
 
     feasibility = FeasibilitySerializer(read_only=True)
-    judgment_amount = MoneyField(read_only=True)
+    judgment_principal = MoneyField(read_only=True)
+    judgment_interest = MoneyField(read_only=True)
+    judgment_fees = MoneyField(read_only=True)
+    judgment_penalty = MoneyField(read_only=True)
+    judgment_costs = MoneyField(read_only=True)
+    judgment_total = MoneyField(read_only=True, help_text=_("what the court ordered the borrower to pay, in all"))
+    filed_on = serializers.DateField(read_only=True, allow_null=True)
+    last_step_on = serializers.DateField(
+        read_only=True, allow_null=True, help_text=_("the day of the last step: no later step may be dated before it")
+    )
+    enforcement_from = serializers.SerializerMethodField(
+        help_text=_(
+            "the first day enforcement may be applied for: the day after both the appeal deadline and the "
+            "performance date (none before a judgment)"
+        )
+    )
     opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     result = serializers.SerializerMethodField()
     allowed_steps = serializers.SerializerMethodField(
@@ -324,11 +349,18 @@ class LegalActionDetailSerializer(LegalActionSerializer):
     class Meta(LegalActionSerializer.Meta):
         fields = [
             *LegalActionSerializer.Meta.fields,
-            *("feasibility", "judgment_on", "judgment_amount", "appeal_deadline", "performance_due_on"),
+            *("feasibility", "filed_on", "last_step_on", "judgment_on"),
+            *("judgment_principal", "judgment_interest", "judgment_fees", "judgment_penalty", "judgment_costs"),
+            *("judgment_total", "appeal_deadline", "performance_due_on", "enforcement_from"),
             *("enforcement_deadline", "opened_by", "updated_at", "result", "allowed_steps", "collateral"),
             *("costs", "tasks", "documents", "preservations", "disposals", "recoveries", "history"),
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_enforcement_from(self, action):
+        earliest = services.earliest_enforcement(action)
+        return earliest.isoformat() if earliest else None
 
     @extend_schema_field(ResultSerializer)
     def get_result(self, action):
@@ -404,13 +436,29 @@ class FileStepSerializer(StepSerializer):
 
 
 class ScheduleHearingStepSerializer(StepSerializer):
-    hearing_on = BusinessDateField()
+    hearing_on = BusinessDateField(help_text=_("the hearing's day; not before the action was filed"))
+
+
+def awarded(help_text, **kwargs):
+    """An amount the judgment awards, by component; one it does not mention is zero."""
+    kwargs.setdefault("required", False)
+    if not kwargs["required"]:
+        kwargs.setdefault("default", ZERO)
+    return MoneyField(min_value=ZERO, help_text=help_text, **kwargs)
 
 
 class RecordJudgmentStepSerializer(StepSerializer):
-    judgment_on = BusinessDateField(help_text=_("the day the judgment was served"))
+    """The judgment's days and what it orders the borrower to pay, by the claim's components. It is
+    served no earlier than its hearing, recorded (`on`) no earlier than served, and due no earlier
+    than served."""
+
+    judgment_on = BusinessDateField(help_text=_("the day the judgment was served; not before the hearing"))
     performance_due_on = BusinessDateField(help_text=_("the day the borrower must pay by"))
-    judgment_amount = MoneyField(min_value=ZERO, help_text=_("what the court ordered the borrower to pay"))
+    judgment_principal = awarded(_("principal awarded (zero if none)"), required=True)
+    judgment_interest = awarded(_("interest awarded"))
+    judgment_fees = awarded(_("fees awarded"))
+    judgment_penalty = awarded(_("penalty interest awarded"))
+    judgment_costs = awarded(_("court fees and other costs the judgment puts on the borrower"))
 
 
 STEP_INPUTS = {
@@ -432,6 +480,16 @@ class CostInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=CostKind.choices)
     amount = MoneyField(min_value=FEN)
     incurred_on = day(help_text=_("today if left out"))
+    charge_to_borrower = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "whether the borrower owes it, and the loan is charged with it at once; left out: yes for a court, "
+            "preservation, appraisal or auction fee, no for a lawyer's fee or another cost (say true when the "
+            "contract or the judgment puts it on the borrower)"
+        ),
+    )
     note = note()
 
 

@@ -142,9 +142,10 @@ class LegalActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(
         summary=gettext_lazy("Open a legal action on a case referred to legal"),
         description=gettext_lazy(
-            "The claim is what the loan owes now; the feasibility estimate (court fee, preservation, lawyer) "
-            "is kept with the action. One expected to cost more than it recovers needs a manager and "
-            "`override_reason`. Only one action of each kind may be open on a case (else a 409)."
+            "The claim is what the loan owes today (interest and fees of periods still to come left out); "
+            "the feasibility estimate (court fee, preservation, lawyer) is kept with the action. One expected "
+            "to cost more than it recovers needs a manager and `override_reason`. Only one action of each kind "
+            "may be open on a case (else a 409)."
         ),
         request=s.ActionOpenSerializer,
         responses={201: s.LegalActionDetailSerializer, **ACT_ERRORS},
@@ -172,6 +173,10 @@ class LegalActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @extend_schema(
         summary=gettext_lazy("Book a cost of the action (court fee, lawyer, preservation, appraisal, auction)"),
+        description=gettext_lazy(
+            "A cost the borrower owes (`charge_to_borrower`) is charged to the loan at once: its next payment "
+            "meets it first. A loan that is paid off or sold takes no cost (a 409 naming `charge_to_borrower`)."
+        ),
         request=s.CostInputSerializer,
         responses={201: s.LegalCostSerializer, **ACT_ERRORS},
     )
@@ -260,8 +265,11 @@ def _step_action(name):
         operation_id=f"legal_actions_step_{name}",
         summary=STEP_SUMMARIES[name],
         description=gettext_lazy(
-            "`on` may not be a future day. A document may come with the step as multipart (`document`, "
-            "`document_kind`)."
+            "`on` may not be a future day, nor a day before the step the action last took. The court's "
+            "calendar is kept: a hearing not before the filing, a judgment served not before its hearing "
+            "and recorded not before it was served, enforcement not before `enforcement_from`; a day too "
+            "early is a 400 with the code `too_early` naming the field. A document may come with the step "
+            "as multipart (`document`, `document_kind`)."
         ),
         request={"application/json": s.step_input(name), "multipart/form-data": s.step_input(name)},
         responses={200: s.LegalActionDetailSerializer, **ACT_ERRORS},

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from collection.choices import CaseState
@@ -19,6 +20,7 @@ from legal import services
 from legal.choices import ActionState, DisposalState, PreservationStatus
 from legal.models import LawFirm, LegalAction, LegalDocument
 from loans.choices import CollateralKind, CollateralStatus
+from loans.claim import claim_as_of
 from loans.models import Collateral, Payment
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.collection.test_api import client_for, error_of, ids
@@ -98,8 +100,16 @@ def test_a_legal_officer_opens_an_action_and_reads_its_page(case, people):
     assert page["case"] == {"id": case.pk, "state": "legal", "loan": loan.external_id, "borrower": loan.borrower.name}
     assert page["law_firm"] == {"id": firm.pk, "name": "金杜律师事务所"}
     assert page["handled_by"]["username"] == "counsel" and page["opened_by"] == "counsel"
-    assert Decimal(page["claim"]["total"]) == loan.total_outstanding
-    assert page["claim"]["principal"] == f"{loan.principal_outstanding:.2f}"
+    claim = claim_as_of(loan, TODAY)
+    assert page["claim"] == {
+        "principal": f"{claim.principal:.2f}",
+        "interest": f"{claim.interest:.2f}",
+        "fees": f"{claim.fees:.2f}",
+        "penalty": f"{claim.penalty:.2f}",
+        "costs": f"{claim.costs:.2f}",
+        "total": f"{claim.total:.2f}",
+    }
+    assert claim.total < loan.total_outstanding  # the interest of the periods still to come is not claimed
     assert page["feasibility"]["lawyer_fee"] == "3000.00" and "expected_net" in page["feasibility"]
     assert page["allowed_steps"] == ["send_letter", "file", "withdraw"]
     assert page["result"] == {"recovered": "0.00", "costs": "0.00", "reimbursed": "0.00", "net": "0.00"}
@@ -240,29 +250,44 @@ def test_acting_on_an_action_the_user_may_not_see_is_a_403_and_a_missing_one_a_4
 
 def test_a_lawsuit_goes_through_its_steps_over_the_api(action, people):
     client = client_for(people["legal"])
-    filed = step(client, action, "file", court="黄浦区人民法院", court_case_number="(2026)沪0101民初1234号")
+    filed = step(
+        client, action, "file", on="2026-03-02", court="黄浦区人民法院", court_case_number="(2026)沪0101民初1234号"
+    )
     assert filed.status_code == 200, filed.content
     assert filed.json()["state"] == ActionState.FILED and filed.json()["court"] == "黄浦区人民法院"
+    assert filed.json()["filed_on"] == "2026-03-02" and filed.json()["enforcement_from"] is None
     assert "schedule_hearing" in filed.json()["allowed_steps"] and "file" not in filed.json()["allowed_steps"]
-    hearing = step(client, action, "schedule_hearing", hearing_on="2026-04-25", note="Courtroom 3")
-    assert hearing.status_code == 200 and hearing.json()["hearing_on"] == "2026-04-25"
-    assert [(t["kind"], t["due_on"]) for t in hearing.json()["tasks"]] == [("hearing", "2026-04-25")]
+    hearing = step(client, action, "schedule_hearing", on="2026-03-05", hearing_on="2026-03-25", note="Courtroom 3")
+    assert hearing.status_code == 200 and hearing.json()["hearing_on"] == "2026-03-25"
+    assert [(t["kind"], t["due_on"]) for t in hearing.json()["tasks"]] == [("hearing", "2026-03-25")]
     judgment = step(
         client,
         action,
         "record_judgment",
-        judgment_on="2026-04-18",
-        performance_due_on="2026-05-03",
-        judgment_amount="15000.00",
+        on="2026-04-02",
+        judgment_on="2026-04-01",
+        performance_due_on="2026-04-11",
+        judgment_principal="12000.00",
+        judgment_interest="480.50",
+        judgment_penalty="90.00",
+        judgment_costs="300.00",
     )
     assert judgment.status_code == 200, judgment.content
     page = judgment.json()
     assert (page["state"], page["appeal_deadline"], page["enforcement_deadline"]) == (
         ActionState.JUDGMENT,
-        "2026-05-03",
-        "2028-05-03",
+        "2026-04-16",
+        "2028-04-11",
     )
-    assert page["judgment_amount"] == "15000.00"
+    assert [page[f"judgment_{name}"] for name in ("principal", "interest", "fees", "penalty", "costs", "total")] == [
+        "12000.00",
+        "480.50",
+        "0.00",
+        "90.00",
+        "300.00",
+        "12870.50",
+    ]
+    assert page["enforcement_from"] == "2026-04-17"  # the day after the appeal deadline, the later date
     assert step(client, action, "apply_enforcement").status_code == 200
     closed = step(client, action, "close_settled", note="Paid in instalments")
     assert closed.status_code == 200 and closed.json()["state"] == ActionState.CLOSED_SETTLED
@@ -280,7 +305,7 @@ def test_a_step_the_state_does_not_allow_now_is_a_409_with_the_reason(action, pe
             "record_judgment",
             judgment_on="2026-04-18",
             performance_due_on="2026-05-03",
-            judgment_amount="1.00",
+            judgment_principal="1.00",
         ),
         409,
         "transition_not_allowed",
@@ -311,10 +336,10 @@ def test_bad_step_input_is_a_400_naming_the_field(action, people, name, body, fi
 
 def test_a_judgment_cannot_be_due_before_it_was_served(filed, people):
     services.action_advance(
-        actor=people["legal"], action=filed, step="schedule_hearing", on=TODAY, hearing_on=date(2026, 4, 19)
+        actor=people["legal"], action=filed, step="schedule_hearing", on=TODAY, hearing_on=date(2026, 4, 20)
     )
-    body = {"judgment_on": "2026-04-18", "performance_due_on": "2026-04-01", "judgment_amount": "1.00"}
-    error = error_of(step(client_for(people["legal"]), filed, "record_judgment", **body), 400, "invalid")
+    body = {"judgment_on": "2026-04-20", "performance_due_on": "2026-04-01", "judgment_principal": "1.00"}
+    error = error_of(step(client_for(people["legal"]), filed, "record_judgment", **body), 400, "too_early")
     assert "performance_due_on" in error["fields"]
 
 
@@ -520,11 +545,15 @@ def test_collateral_is_seized_appraised_listed_sold_and_the_proceeds_distributed
     distributed = client.post(url + "distribute/", {"external_reference": "AUCTION-1"}, format="json")
     assert distributed.status_code == 200, distributed.content
     result = distributed.json()
-    assert (result["to_costs"], result["to_loan"], result["surplus"]) == ("500.00", "5500.00", "0.00")
-    assert Payment.objects.get(pk=result["payment"]).amount == Decimal("5500.00")
+    # The appraisal fee was charged to the loan: the whole price pays the loan, which meets the fee first.
+    assert (result["to_costs"], result["to_loan"], result["surplus"]) == ("0.00", "6000.00", "0.00")
+    payment = Payment.objects.get(pk=result["payment"])
+    assert payment.amount == Decimal("6000.00")
+    assert payment.allocations.filter(component="cost").aggregate(paid=Sum("amount"))["paid"] == Decimal("500.00")
     error_of(client.post(url + "surplus-paid/", {"reference": "TX-1"}, format="json"), 409, "conflict")
     page = client.get(f"/api/v1/legal-actions/{filed.pk}/").json()
-    assert page["result"] == {"recovered": "5500.00", "costs": "500.00", "reimbursed": "500.00", "net": "5500.00"}
+    assert page["costs"][0]["charged_to_loan"] is True
+    assert page["result"] == {"recovered": "6000.00", "costs": "500.00", "reimbursed": "0.00", "net": "5500.00"}
     assert [d["state"] for d in page["disposals"]] == [DisposalState.DISTRIBUTED]
 
 

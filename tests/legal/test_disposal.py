@@ -26,7 +26,7 @@ from loans.choices import CollateralKind, CollateralStatus, LoanStatus
 from loans.models import Collateral
 from loans.services import loan_write_off, payment_post
 from tests.collection.factories import make_case, make_officer, make_user
-from tests.legal.factories import make_legal_case
+from tests.legal.factories import enforceable_from, judged, make_legal_case, on_day
 from tests.loans.factories import make_loan
 
 D = Decimal
@@ -277,19 +277,13 @@ def test_a_far_date_is_refused_on_its_field(filed, lawyer):
 
 def test_enforcement_is_not_impossible_while_a_seized_asset_may_still_sell(filed, lawyer):
     car = filed.case.loan.collateral.get()
-    action = filed
-    for step, fields in (
-        ("schedule_hearing", {"hearing_on": date(2026, 4, 20)}),
-        (
-            "record_judgment",
-            {"judgment_on": date(2026, 4, 20), "performance_due_on": date(2026, 4, 20), "judgment_amount": "1"},
-        ),
-        ("apply_enforcement", {}),
-    ):
-        action = services.action_advance(actor=lawyer, action=action, step=step, on=date(2026, 4, 20), **fields)
-    services.disposal_open(actor=lawyer, action=action, collateral=car, seized_on=date(2026, 4, 20))
-    with pytest.raises(TransitionNotAllowed, match="still being sold"):
-        services.action_advance(actor=lawyer, action=action, step="close_impossible", on=date(2026, 4, 20))
+    action = judged(lawyer, filed)
+    day = enforceable_from(date(2026, 4, 20))
+    with on_day(day):
+        action = services.action_advance(actor=lawyer, action=action, step="apply_enforcement", on=day)
+        services.disposal_open(actor=lawyer, action=action, collateral=car, seized_on=day)
+        with pytest.raises(TransitionNotAllowed, match="still being sold"):
+            services.action_advance(actor=lawyer, action=action, step="close_impossible", on=day)
     assert not can_proceed(action.close_impossible)  # so neither the page nor the API offers it
 
 
@@ -321,18 +315,13 @@ def test_the_last_action_to_close_puts_the_write_off_once(lawyer):
     letter = services.action_open(actor=lawyer, case=case, kind="lawyers_letter", lawyer_fee="0", recoverable="100")
     suit = services.action_open(actor=lawyer, case=case, kind="lawsuit", lawyer_fee="0", recoverable="100000")
     suit = services.action_advance(actor=lawyer, action=suit, step="file", on=date(2026, 4, 20), court="某法院")
-    for step, fields in (
-        ("schedule_hearing", {"hearing_on": date(2026, 4, 20)}),
-        (
-            "record_judgment",
-            {"judgment_on": date(2026, 4, 20), "performance_due_on": date(2026, 4, 20), "judgment_amount": "1"},
-        ),
-        ("apply_enforcement", {}),
-        ("close_impossible", {}),
-    ):
-        suit = services.action_advance(actor=lawyer, action=suit, step=step, on=date(2026, 4, 20), **fields)
-    assert not Approval.objects.filter(case=case).exists()  # the letter is still open
-    services.action_advance(actor=lawyer, action=letter, step="withdraw", on=date(2026, 4, 20), note="Pointless now")
+    suit = judged(lawyer, suit)
+    day = enforceable_from(date(2026, 4, 20))
+    with on_day(day):
+        for step in ("apply_enforcement", "close_impossible"):
+            suit = services.action_advance(actor=lawyer, action=suit, step=step, on=day)
+        assert not Approval.objects.filter(case=case).exists()  # the letter is still open
+        services.action_advance(actor=lawyer, action=letter, step="withdraw", on=day, note="Pointless now")
     approval = Approval.objects.get(case=case, action="write_off")
     assert approval.details["legal_action"] == suit.pk and "Pointless" not in approval.reason
 

@@ -16,6 +16,7 @@ from core.models import ActivityLog
 from legal import rules, services
 from legal.choices import ActionState
 from legal.models import LawFirm
+from loans.claim import claim_as_of
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.legal.factories import make_legal_case
 
@@ -77,9 +78,14 @@ def test_an_action_records_the_claim_and_its_feasibility(legal_case, lawyer):
     action = services.action_open(
         actor=lawyer, case=legal_case, kind="lawsuit", law_firm=firm, lawyer_fee="3000", recoverable="20000"
     )
-    loan = legal_case.loan
-    assert action.claim_principal == loan.principal_outstanding and action.claim == loan.total_outstanding
-    assert D(action.feasibility["court_fee"]) == rules.court_fee(loan.total_outstanding)
+    claim = claim_as_of(legal_case.loan, date(2026, 4, 20))
+    assert (action.claim_principal, action.claim_interest, action.claim_fees) == (
+        claim.principal,
+        claim.interest,
+        claim.fees,
+    )
+    assert (action.claim_penalty, action.claim_costs, action.claim) == (claim.penalty, claim.costs, claim.total)
+    assert D(action.feasibility["court_fee"]) == rules.court_fee(claim.total)
     assert action.state == ActionState.PREPARING
     with pytest.raises(ApplicationError, match="already under way"):
         services.action_open(actor=lawyer, case=legal_case, kind="lawsuit", lawyer_fee="3000", recoverable="20000")
@@ -185,5 +191,12 @@ def test_a_lawsuit_goes_through_its_states_with_dates_costs_and_a_recovery(legal
     assert "legal.action.record_judgment" in steps and "legal.action.close_impossible" in steps
 
 
-JUDGMENT = {"judgment_on": date(2026, 6, 20), "performance_due_on": date(2026, 7, 20), "judgment_amount": "20000.00"}
+JUDGMENT = {
+    "judgment_on": date(2026, 6, 20),
+    "performance_due_on": date(2026, 7, 20),
+    "judgment_principal": "18000.00",
+    "judgment_interest": "1500.00",
+    "judgment_penalty": "200.00",
+    "judgment_costs": "300.00",
+}
 EARLY = {**JUDGMENT, "judgment_on": date(2026, 4, 20)}

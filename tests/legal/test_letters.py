@@ -21,6 +21,7 @@ from core.models import ActivityLog
 from core.templatetags.huishou import yuan
 from legal import letters, services
 from legal.models import LawFirm, LegalDocument
+from loans.claim import claim_as_of
 from loans.models import Loan
 from tests.collection.factories import make_officer, make_user
 from tests.legal.factories import make_legal_case
@@ -74,7 +75,8 @@ def test_the_lawyers_letter_states_the_claim_and_the_deadline_for_the_firm(actio
     document = letters.letter_generate(actor=lawyer, action=action, kind="lawyers_letter")
     loan = action.case.loan
     borrower = loan.borrower
-    assert loan.overdue_amount > 0 and loan.interest_outstanding > 0
+    claim = claim_as_of(loan, TODAY)
+    assert loan.overdue_amount > 0 and claim.interest > 0
     text = pdf_text(document.file.read())
     assert_contains(
         text,
@@ -87,11 +89,11 @@ def test_the_lawyers_letter_states_the_claim_and_the_deadline_for_the_firm(actio
         borrower.id_number,  # a legal letter names the borrower in full, as the agreement does
         loan.external_id,
         yuan(loan.principal),
-        yuan(loan.principal_outstanding),
-        yuan(loan.interest_outstanding),
-        yuan(loan.penalty_outstanding),
-        yuan(loan.fees_outstanding),
-        yuan(loan.total_outstanding),
+        yuan(claim.principal),
+        yuan(claim.interest),
+        yuan(claim.penalty),
+        yuan(claim.fees),
+        yuan(claim.total),
         yuan(loan.overdue_amount),
         "2026年4月27日",  # the deadline: seven days from the letter's date
         "2026年4月20日",
@@ -133,7 +135,7 @@ def test_an_english_speaking_borrower_gets_the_letters_in_english(action, lawyer
         "27 April 2026",
         firm.name,
         borrower.name,
-        yuan(action.case.loan.total_outstanding),
+        yuan(claim_as_of(action.case.loan, TODAY).total),
     )
     assert "律师函" not in text and "2026年" not in text
     demand = pdf_text(letters.demand_letter_pdf(action, on=TODAY))
@@ -159,7 +161,7 @@ def test_the_demand_letter_comes_from_the_lender_with_the_hotline(legal_case, la
         settings.LENDER_REPAYMENT_ACCOUNT,
         loan.borrower.name,
         loan.external_id,
-        yuan(loan.interest_outstanding),
+        yuan(claim_as_of(loan, TODAY).interest),
         yuan(loan.overdue_amount),
         "2026年4月25日",  # five days
     )

@@ -2,11 +2,13 @@
 
 1. A ¥200,000 credit loan to a sole trader: every call fails, the case is classified serious
    (unreachable), referred to legal with a feasibility note, a lawsuit is filed with an account
-   frozen, judgment for principal and penalty, enforcement finds nothing beyond a few yuan in the
+   frozen, judgment for principal, penalty and costs, enforcement finds nothing beyond a few yuan in the
    frozen account, the action closes as enforcement impossible (终结本次执行) and the loan is written
-   off, only with a manager's approval.
+   off, only with a manager's approval; enforcement waits for the judgment to become final and due.
 2. A car-title loan whose vehicle is seized and auctioned (the first round fails, the second sells):
-   the proceeds pay the costs, then the loan (paid off), and the rest is paid back to the borrower."""
+   the court and appraisal fees were charged to the loan, so the proceeds pay the loan (those costs
+   first, then the rest: paid off), the lender bears its own lawyer's fee, and the rest is paid back
+   to the borrower."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db.models import Sum
 
 from collection import daily, services
 from collection.choices import ApprovalAction, ApprovalStatus, CaseState, ContactChannel, ContactOutcome, Severity
@@ -29,6 +32,7 @@ from legal.choices import ActionState, AssetKind, DisposalState, TaskKind
 from legal.models import LawFirm
 from legal.timeline import ACTIVITY_TITLES as LEGAL_TITLES
 from loans.choices import CollateralKind, CollateralStatus, LoanStatus, ProductKind, RegulatoryClass
+from loans.claim import claim_as_of
 from loans.models import Collateral
 from loans.settlement import payoff_quote
 from tests.borrowers.factories import BorrowerFactory
@@ -168,7 +172,6 @@ def test_a_sole_traders_loan_goes_to_court_finds_no_assets_and_is_written_off_wi
 
     run(date(2026, 5, 10))
     loan.refresh_from_db()
-    awarded = loan.principal_outstanding + loan.penalty_outstanding  # judgment for principal and penalty
     with on(date(2026, 5, 11)):
         action = legal.action_advance(
             actor=lawyer,
@@ -177,10 +180,18 @@ def test_a_sole_traders_loan_goes_to_court_finds_no_assets_and_is_written_off_wi
             on=date(2026, 5, 11),
             judgment_on=date(2026, 5, 10),
             performance_due_on=date(2026, 5, 25),
-            judgment_amount=awarded,
-            note="Judgment for the principal and the penalty interest; the borrower did not appear.",
+            judgment_principal=loan.principal_outstanding,
+            judgment_penalty=loan.penalty_outstanding,
+            judgment_costs=loan.costs_outstanding,  # the court and preservation fees, on the borrower
+            note="Judgment for the principal, the penalty interest and the costs; the borrower did not appear.",
         )
     assert (action.appeal_deadline, action.enforcement_deadline) == (date(2026, 5, 25), date(2028, 5, 25))
+    assert action.judgment_total == loan.principal_outstanding + loan.penalty_outstanding + loan.costs_outstanding
+    assert action.judgment_costs == rules.court_fee(action.claim) + rules.preservation_fee(D("60000"))
+    # The borrower may still pay, and appeal, on the 25th: enforcement waits for the day after.
+    with on(date(2026, 5, 25)), pytest.raises(ApplicationError) as early:
+        legal.action_advance(actor=lawyer, action=action, step="apply_enforcement", on=date(2026, 5, 25))
+    assert (early.value.field, early.value.code) == ("on", "too_early") and "2026-05-26" in early.value.message
     with on(date(2026, 6, 1)):
         action = legal.action_advance(actor=lawyer, action=action, step="apply_enforcement", on=date(2026, 6, 1))
         legal.cost_add(actor=lawyer, action=action, kind="lawyer_fee", amount="8000.00", incurred_on=date(2026, 6, 1))
@@ -215,7 +226,7 @@ def test_a_sole_traders_loan_goes_to_court_finds_no_assets_and_is_written_off_wi
         lawyer,
         action.pk,
     )
-    assert D(approval.details["unrecovered"]) == loan.total_outstanding
+    assert D(approval.details["unrecovered"]) == claim_as_of(loan, date(2026, 9, 1)).total < loan.total_outstanding
 
     with on(date(2026, 9, 2)):
         with pytest.raises(NotPermitted):
@@ -230,7 +241,7 @@ def test_a_sole_traders_loan_goes_to_court_finds_no_assets_and_is_written_off_wi
         RegulatoryClass.LOSS,
     )
     written_off = ActivityLog.objects.get(action="loans.loan.written_off")
-    assert D(written_off.data["exposure"]) == loan.total_outstanding > D("190000")
+    assert D(written_off.data["exposure"]) == claim_as_of(loan, date(2026, 9, 2)).total > D("190000")
     assert D(written_off.data["provision_held"]) + D(written_off.data["charge_beyond_provision"]) == D(
         written_off.data["exposure"]
     )
@@ -308,7 +319,11 @@ def test_a_car_title_loans_vehicle_is_seized_auctioned_and_the_surplus_goes_back
             on=date(2026, 6, 10),
             judgment_on=date(2026, 6, 10),
             performance_due_on=date(2026, 6, 25),
-            judgment_amount=action.claim,
+            judgment_principal=action.claim_principal,
+            judgment_interest=action.claim_interest,
+            judgment_fees=action.claim_fees,
+            judgment_penalty=action.claim_penalty,
+            judgment_costs=rules.court_fee(action.claim),
         )
         action = legal.action_advance(actor=lawyer, action=action, step="apply_enforcement", on=date(2026, 6, 30))
 
@@ -368,8 +383,13 @@ def test_a_car_title_loans_vehicle_is_seized_auctioned_and_the_surplus_goes_back
             actor=lawyer, disposal=disposal, on=date(2026, 9, 10), external_reference="闵行执-拍卖款-1"
         )
     assert costs == rules.court_fee(action.claim) + D("3000.00") + D("1500.00")
-    assert (disposal.to_costs, disposal.to_loan) == (costs, owed)
-    assert disposal.surplus == D("58000.00") - costs - owed > 0
+    # The court and appraisal fees were charged to the loan (part of what it owes, met first); the
+    # lawyer's fee is the lender's own and does not come out of the borrower's surplus.
+    assert (disposal.to_costs, disposal.to_loan) == (0, owed)
+    assert disposal.surplus == D("58000.00") - owed > 0
+    assert disposal.payment.allocations.filter(component="cost").aggregate(paid=Sum("amount"))["paid"] == (
+        rules.court_fee(action.claim) + D("1500.00")
+    )
     loan.refresh_from_db()
     assert (loan.status, loan.total_outstanding) == (LoanStatus.PAID_OFF, 0)
     assert disposal.payment.amount == owed and disposal.payment in action.recoveries.all()
@@ -389,7 +409,7 @@ def test_a_car_title_loans_vehicle_is_seized_auctioned_and_the_surplus_goes_back
     refund.refresh_from_db()
     assert refund.done_on == date(2026, 9, 15)
     result = legal.action_result(action)
-    assert (result["recovered"], result["reimbursed"], result["net"]) == (owed, costs, owed)
+    assert (result["recovered"], result["reimbursed"], result["net"]) == (owed, 0, owed - costs)
     assert manager  # the manager approved the referral only; the sale needed no write-off
 
     # Every step is on the case's timeline under its own name.

@@ -455,9 +455,15 @@ def test_a_lawsuit_goes_from_filing_to_enforcement_with_property_preserved(peopl
 
     post(client, action, "schedule_hearing", on="2026-03-10", hearing_on="2026-03-30")
     post(client, action, "record_judgment", on="2026-04-02", judgment_on="2026-04-02",
-         performance_due_on="2026-04-12", judgment_amount="13000.00")  # fmt: skip
+         performance_due_on="2026-04-12", judgment_principal="12000.00", judgment_interest="700.00",
+         judgment_penalty="", judgment_costs="300.00")  # fmt: skip
     action.refresh_from_db()
     assert action.state == ActionState.JUDGMENT and action.appeal_deadline == date(2026, 4, 17)
+    assert (action.judgment_principal, action.judgment_penalty, action.judgment_total) == (
+        Decimal("12000.00"),
+        Decimal("0.00"),
+        Decimal("13000.00"),
+    )
     post(client, action, "cost_add", kind="court_fee", amount="300.00", incurred_on="2026-03-02")
     post(client, action, "recovery_post", amount="2000.00", external_reference="COURT-7", channel="legal_recovery",
          on="2026-04-15")  # fmt: skip
@@ -542,8 +548,11 @@ def test_a_vehicle_is_seized_appraised_listed_sold_and_its_proceeds_distributed(
     disposal.refresh_from_db()
     vehicle.refresh_from_db()
     assert disposal.state == DisposalState.DISTRIBUTED and vehicle.status == CollateralStatus.SOLD
-    assert disposal.to_costs == Decimal("500.00") and disposal.to_loan > 0 and disposal.surplus > 0
-    assert disposal.to_costs + disposal.to_loan + disposal.surplus == Decimal("45000.00")
+    # The appraisal fee was charged to the loan: the proceeds pay the loan (the fee first) and the rest is
+    # the borrower's.
+    assert disposal.to_costs == 0 and disposal.to_loan > 0 and disposal.surplus > 0
+    assert disposal.to_loan + disposal.surplus == Decimal("45000.00")
+    assert disposal.payment.allocations.filter(component="cost").get().amount == Decimal("500.00")
     assert f'id="form-disposal_surplus_paid-{disposal.pk}"' in page_text(response)
 
     post(client, action, "disposal_surplus_paid", item=disposal, on="2026-04-20", reference="TRANSFER-9")
