@@ -55,6 +55,7 @@ from .choices import (
     CollateralKind,
     CollateralStatus,
     Component,
+    FirstPeriodBasis,
     InstallmentStatus,
     LoanStatus,
     PaymentChannel,
@@ -62,8 +63,9 @@ from .choices import (
     ProductKind,
     RepaymentMethod,
 )
+from .cost import annual_cost
 from .models import Collateral, Installment, Loan, LoanProduct, Payment, PaymentAllocation
-from .schedule import build_schedule, due_dates
+from .schedule import ScheduleLine, build_schedule, contract_day, due_dates
 
 DEFAULT_SEED = 20261123
 DEMO_PASSWORD = "huishou-demo"
@@ -198,7 +200,9 @@ NEW_ENERGY_MAKES = {"比亚迪"}
 # fmt: on
 
 
-MICRO_RATES = ("0.1500", "0.1680", "0.1800", "0.1980", "0.2160", "0.2340")
+# Priced so that, with the 0.15% monthly service fee, no loan costs more than 24% a year (comprehensive
+# annual cost): 20.4% plus the fee is about 23.9% on a 12-month loan.
+MICRO_RATES = ("0.1500", "0.1680", "0.1800", "0.1980", "0.2040")
 CONSUMER_RATES = ("0.0720", "0.0860", "0.0960", "0.1080", "0.1200", "0.1380", "0.1540", "0.1800")
 CAR_RATES = ("0.0960", "0.1200", "0.1440", "0.1680", "0.1920")
 ENTERPRISE_RATES = ("0.0385", "0.0450", "0.0550", "0.0650", "0.0800", "0.0980")
@@ -528,7 +532,6 @@ class _Tables:
                 "manual_regulatory_class": None,
                 "manual_class_reason": "",
                 "observation_until": None,
-                "annual_cost": None,
                 "costs_outstanding": ZERO,
             },
         )
@@ -591,7 +594,7 @@ BALANCE_COLUMNS = [
 ]
 LOAN_COLUMNS = [
     "external_id", "borrower_id", "product_id", "principal", "annual_rate", "term_months", "disbursed_on",
-    "first_due_date", "maturity_date", *BALANCE_COLUMNS,
+    "first_due_date", "maturity_date", "annual_cost", *BALANCE_COLUMNS,
 ]
 COLLATERAL_COLUMNS = [
     "loan_id", "kind", "description", "identifier", "owner_name", "appraised_value", "appraised_on",
@@ -698,9 +701,13 @@ class _Schedules:
     def __init__(self):
         self.amounts = {}
         self.dates = {}
+        self.costs = {}
 
-    def lines(self, *, method, principal, annual_rate, term_months, first_due_date, monthly_fee):
-        key = (method, principal, annual_rate, term_months, monthly_fee)
+    def lines(self, *, method, principal, annual_rate, term_months, disbursed_on, first_due_date, monthly_fee, basis):
+        day = contract_day(disbursed_on, first_due_date)
+        # Under an actual-days first period the first interest depends on the dates too.
+        first_days = (first_due_date - disbursed_on).days if basis == FirstPeriodBasis.ACTUAL_DAYS else None
+        key = (method, principal, annual_rate, term_months, monthly_fee, basis, first_days)
         amounts = self.amounts.get(key)
         if amounts is None:
             lines = build_schedule(
@@ -710,17 +717,32 @@ class _Schedules:
                 term_months=term_months,
                 first_due_date=first_due_date,
                 monthly_fee=monthly_fee,
+                day_of_month=day,
+                first_period_basis=basis,
+                disbursed_on=disbursed_on,
             )
             self.amounts[key] = [(line.principal, line.interest, line.fee) for line in lines]
             return [(line.seq, line.due_date, line.principal, line.interest, line.fee) for line in lines]
         # A bullet loan's one instalment falls due with the last month, like build_schedule's.
-        dates = self._due_dates(first_due_date, term_months)[-len(amounts) :]
+        dates = self._due_dates(first_due_date, term_months, day)[-len(amounts) :]
         return [(seq, due, *parts) for seq, (due, parts) in enumerate(zip(dates, amounts, strict=True), start=1)]
 
-    def _due_dates(self, first_due_date, term_months):
-        key = (first_due_date, term_months)
+    def annual_cost(self, *, principal, disbursed_on, lines):
+        """loan_create's figure. It depends on the amounts and on how the dates fall in the calendar,
+        so it is computed once per schedule and disbursement day."""
+        key = (principal, disbursed_on, tuple(lines))
+        if key not in self.costs:
+            self.costs[key] = annual_cost(
+                principal=principal,
+                disbursed_on=disbursed_on,
+                lines=[ScheduleLine(seq, due, p, i, f) for seq, due, p, i, f in lines],
+            )
+        return self.costs[key]
+
+    def _due_dates(self, first_due_date, term_months, day):
+        key = (first_due_date, term_months, day)
         if key not in self.dates:
-            self.dates[key] = due_dates(first_due_date, term_months)
+            self.dates[key] = due_dates(first_due_date, term_months, day_of_month=day)
         return self.dates[key]
 
 
@@ -777,6 +799,7 @@ class _LoanDraft:
     stop_seq: int | None  # the instalment a defaulting borrower stops paying at
     last_payment_on: date
     settled_count: int = 0  # how many instalments, from the first, are paid in full
+    annual_cost: Decimal | None = None  # as loan_create computes it
 
 
 class _PortfolioBuilder:
@@ -924,9 +947,12 @@ class _PortfolioBuilder:
             principal=principal,
             annual_rate=annual_rate,
             term_months=term,
+            disbursed_on=disbursed_on,
             first_due_date=first_due_date,
             monthly_fee=to_fen(principal * product.monthly_fee_rate),
+            basis=product.first_period_basis,
         )
+        cost = self.schedules.annual_cost(principal=principal, disbursed_on=disbursed_on, lines=lines)
         first_pk = self.tables.installments.reserve(len(lines))
         instalments = [_Instalment(first_pk + k, *line) for k, line in enumerate(lines)]
         return _LoanDraft(
@@ -942,6 +968,7 @@ class _PortfolioBuilder:
             instalments=instalments,
             stop_seq=self._stop_seq(instalments) if defaults else None,
             last_payment_on=disbursed_on,
+            annual_cost=cost,
         )
 
     def _stop_seq(self, instalments):
@@ -966,6 +993,7 @@ class _PortfolioBuilder:
             disbursed_on=draft.disbursed_on,
             first_due_date=draft.instalments[0].due_date,  # a bullet loan falls due once, at maturity
             maturity_date=draft.instalments[-1].due_date,
+            annual_cost=draft.annual_cost,
             **balances,
         )
         add, iso = self.tables.installments.add, self.iso

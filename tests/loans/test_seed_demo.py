@@ -27,8 +27,9 @@ from core.models import ActivityLog
 from core.money import to_fen
 from loans import demo
 from loans.choices import AgingBucket, CollateralKind, InstallmentStatus, LoanStatus, ProductKind, RepaymentMethod
+from loans.cost import annual_cost
 from loans.models import Collateral, Installment, Loan, LoanProduct, Payment, PaymentAllocation
-from loans.schedule import build_schedule
+from loans.schedule import build_schedule, contract_day
 from loans.services import loan_refresh_balances, payment_post
 from tests.borrowers.factories import BorrowerFactory
 from tests.loans.factories import make_loan
@@ -107,21 +108,27 @@ def test_payments_are_whole_and_in_the_past(seeded):
 
 def test_schedules_are_the_ones_loan_create_books(seeded):
     for loan in Loan.objects.select_related("product").prefetch_related("installments"):
+        first_due_date = loan.disbursed_on + relativedelta(months=1)  # as loan_create does by default
         lines = build_schedule(
             method=loan.product.repayment_method,
             principal=loan.principal,
             annual_rate=loan.annual_rate,
             term_months=loan.term_months,
-            first_due_date=loan.disbursed_on + relativedelta(months=1),  # as loan_create does by default
+            first_due_date=first_due_date,
             monthly_fee=to_fen(loan.principal * loan.product.monthly_fee_rate),
+            day_of_month=contract_day(loan.disbursed_on, first_due_date),
+            first_period_basis=loan.product.first_period_basis,
+            disbursed_on=loan.disbursed_on,
         )
         booked = [(i.seq, i.due_date, i.principal_due, i.interest_due, i.fee_due) for i in loan.installments.all()]
         assert booked == [(line.seq, line.due_date, line.principal, line.interest, line.fee) for line in lines]
         assert loan.maturity_date == lines[-1].due_date
+        assert loan.annual_cost == annual_cost(principal=loan.principal, disbursed_on=loan.disbursed_on, lines=lines)
         product = loan.product
         assert product.min_principal <= loan.principal <= product.max_principal
         assert product.min_term_months <= loan.term_months <= product.max_term_months
         assert loan.annual_rate <= product.max_annual_rate
+        assert loan.annual_cost.quantize(Decimal("0.0001")) <= product.cost_cap_rate  # loan_create's cap
 
 
 def test_portfolio_spans_the_buckets_products_and_collateral(seeded):
