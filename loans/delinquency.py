@@ -74,7 +74,7 @@ def _update(as_of, first_id, last_id, *, one_loan):
         cursor.execute(_write_loans(params), params)
         in_arrears = cursor.rowcount
         params = _params(as_of, first_id, last_id)
-        cursor.execute(_clear_loans(params), params)
+        cursor.execute(_clear_loans(params, one_loan=one_loan), params)
         cleared = cursor.rowcount
         cursor.execute(f"DROP TABLE IF EXISTS {ITEMS}")
     return {"installments": installments, "loans_in_arrears": in_arrears, "loans_cleared": cleared}
@@ -268,11 +268,14 @@ def _write_loans(params):
                OR loans_loan.regulatory_class <> {klass} OR loans_loan.ifrs9_stage <> {stage})"""
 
 
-def _clear_loans(params):
+def _clear_loans(params, *, one_loan=False):
     """The range's loans with nothing in arrears as of the date: nothing overdue, no penalty, their
     balances dated that day. Besides the loans that were in arrears, a re-run of a past date brings
-    back the loans whose balances a later day set (balances_as_of after the date)."""
+    back the loans whose balances a later day set (balances_as_of after the date). The nightly run
+    leaves the other loans alone: their figures hold on every later day, and rewriting every loan of
+    the book each night would double its writes. One loan touched by a service is always dated."""
     bucket, klass, stage = _loan_derived("0", params)
+    stamp = "OR loans_loan.balances_as_of IS DISTINCT FROM %(as_of)s" if one_loan else ""
     return f"""
         UPDATE loans_loan SET
             days_past_due = 0, overdue_amount = 0, overdue_since = NULL, penalty_outstanding = 0,
@@ -283,6 +286,6 @@ def _clear_loans(params):
           AND (loans_loan.days_past_due > 0 OR loans_loan.overdue_amount > 0 OR loans_loan.penalty_outstanding <> 0
                OR loans_loan.balances_as_of > %(as_of)s
                -- a manager's class, or an observation period begun or ended, moves class and stage
-               OR loans_loan.regulatory_class <> {klass} OR loans_loan.ifrs9_stage <> {stage})
+               OR loans_loan.regulatory_class <> {klass} OR loans_loan.ifrs9_stage <> {stage} {stamp})
           AND loans_loan.status IN {_in(LIVE_STATUSES, params)}
           AND loans_loan.id NOT IN (SELECT loan_id FROM {ITEMS})"""

@@ -483,3 +483,11 @@ def test_a_payment_posted_late_comes_before_the_later_payments_already_allocated
     entry = ActivityLog.objects.get(action="loans.payment.reallocated")
     assert entry.data["after_backdated"] == "EARLY" and entry.data["payments"][0]["payment"] == "LATER"
     assert interest > 0
+
+
+def test_a_payment_dates_the_balances_of_a_loan_with_nothing_in_arrears(today):
+    with time_machine.travel(at(date(2026, 4, 1)), tick=False):
+        loan = make_loan(disbursed_on=date(2026, 4, 1))  # first due 1 May: nothing in arrears
+    assert Loan.objects.get(pk=loan.pk).balances_as_of == date(2026, 4, 1)
+    post(loan, Decimal("100.00"), "EARLY-MONEY")
+    assert Loan.objects.get(pk=loan.pk).balances_as_of == today
