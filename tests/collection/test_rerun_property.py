@@ -20,6 +20,7 @@ from collection import daily
 from loans.choices import PaymentChannel
 from loans.models import Loan, PaymentAllocation
 from loans.services import payment_post, payment_reverse
+from tests.collection.test_rerun import FIELDS
 from tests.loans.factories import LoanProductFactory, make_loan
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -27,17 +28,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db(transaction=True)
 START = date(2026, 2, 1)  # the loans are disbursed 2026-01-15 and fall due on the 15th
 LAST = date(2026, 5, 10)
-FIELDS = [
-    "days_past_due",
-    "overdue_since",
-    "overdue_amount",
-    "penalty_outstanding",
-    "aging_bucket",
-    "regulatory_class",
-    "ifrs9_stage",
-    "status",
-    "balances_as_of",
-]
 references = count()
 
 
