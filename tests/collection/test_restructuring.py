@@ -212,3 +212,17 @@ def test_both_parties_sign_before_the_plan_replaces_the_schedule(approved):
     assert loan.total_outstanding == Decimal(approved.new_terms["total_payable"])
     waived = ActivityLog.objects.get(action="loans.penalty.waived")
     assert waived.data["amount"] == "5.00"
+
+
+def test_a_plan_costing_more_than_the_products_cap_is_refused_and_its_cost_is_kept(case):
+    product = case.loan.product
+    product.cost_cap_rate = Decimal("0.05")  # below the loan's 12%: no plan at the current rate fits
+    product.save()
+    with pytest.raises(ApplicationError) as refused:
+        propose(case, extension_months=6)
+    assert (refused.value.field, refused.value.code) == ("new_annual_rate", "cost_cap")
+    assert not RestructuringPlan.objects.exists()
+    product.cost_cap_rate = Decimal("0.24")
+    product.save()
+    plan = propose(case, extension_months=6)
+    assert Decimal("0.10") < Decimal(plan.new_terms["annual_cost"]) <= Decimal("0.24")

@@ -152,6 +152,7 @@ def test_the_enterprise_loan_is_restructured_and_kept_up_until_the_observation_p
     assert loan.penalty_outstanding == 0  # waived in full
     assert (plan.class_floor, loan.manual_regulatory_class, loan.regulatory_class) == (2, 2, 2)  # special mention
     assert (loan.observation_until, loan.ifrs9_stage) == (plan.observation_until, 2)  # under observation
+    assert loan.annual_cost == Decimal(plan.new_terms["annual_cost"])  # the new terms' cost
     new = list(loan.installments.filter(schedule_version=2, due_date__lte=plan.observation_until).order_by("seq"))
     for n, installment in enumerate(new):  # every instalment paid on its due date
         pay(

@@ -606,3 +606,17 @@ def test_settling_needs_the_payment_permission_and_good_input(core_banking, offi
     assert officer.post(f"{LOANS}{loan.pk}/settle/", body, format="json").status_code == 403
     assert APIClient().get(f"{LOANS}{loan.pk}/payoff-quote/").status_code in (401, 403)
     assert not Payment.objects.exists()
+
+
+def test_a_loan_costing_more_than_the_cap_is_refused_with_its_cost_and_nothing_is_booked(core_banking):
+    """23.4% and a 0.15% monthly service fee: the comprehensive annual cost is 26.49%, above 24%."""
+    product = LoanProductFactory(code="micro-fee", monthly_fee_rate=Decimal("0.0015"), cost_cap_rate=Decimal("0.24"))
+    body = new_loan(product, BorrowerFactory(), {"principal": "10000.00", "annual_rate": "0.234"})
+    response = core_banking.post(LOANS, body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "cost_cap" and "26.49%" in error["fields"]["annual_rate"][0]
+    assert not Loan.objects.exists()
+    body["annual_rate"] = "0.20"
+    booked = core_banking.post(LOANS, body, format="json")
+    assert booked.status_code == 201 and Decimal("0.20") < Decimal(booked.json()["annual_cost"]) <= Decimal("0.24")
