@@ -65,7 +65,7 @@ from .choices import (
 )
 from .cost import annual_cost
 from .models import Collateral, Installment, Loan, LoanProduct, Payment, PaymentAllocation
-from .schedule import ScheduleLine, build_schedule, contract_day, due_dates
+from .schedule import build_schedule, contract_day, due_dates
 
 DEFAULT_SEED = 20261123
 DEMO_PASSWORD = "huishou-demo"
@@ -704,6 +704,9 @@ class _Schedules:
         self.costs = {}
 
     def lines(self, *, method, principal, annual_rate, term_months, disbursed_on, first_due_date, monthly_fee, basis):
+        """The lines, and the comprehensive annual cost loan_create computes for them. Due dates on the
+        contract day fall whole months from the disbursement, so the cost, like the amounts, depends
+        on the terms alone (or, under an actual-days first period, on its length too)."""
         day = contract_day(disbursed_on, first_due_date)
         # Under an actual-days first period the first interest depends on the dates too.
         first_days = (first_due_date - disbursed_on).days if basis == FirstPeriodBasis.ACTUAL_DAYS else None
@@ -722,22 +725,14 @@ class _Schedules:
                 disbursed_on=disbursed_on,
             )
             self.amounts[key] = [(line.principal, line.interest, line.fee) for line in lines]
-            return [(line.seq, line.due_date, line.principal, line.interest, line.fee) for line in lines]
+            self.costs[key] = annual_cost(principal=principal, disbursed_on=disbursed_on, lines=lines)
+            return [(line.seq, line.due_date, line.principal, line.interest, line.fee) for line in lines], self.costs[
+                key
+            ]
         # A bullet loan's one instalment falls due with the last month, like build_schedule's.
         dates = self._due_dates(first_due_date, term_months, day)[-len(amounts) :]
-        return [(seq, due, *parts) for seq, (due, parts) in enumerate(zip(dates, amounts, strict=True), start=1)]
-
-    def annual_cost(self, *, principal, disbursed_on, lines):
-        """loan_create's figure. It depends on the amounts and on how the dates fall in the calendar,
-        so it is computed once per schedule and disbursement day."""
-        key = (principal, disbursed_on, tuple(lines))
-        if key not in self.costs:
-            self.costs[key] = annual_cost(
-                principal=principal,
-                disbursed_on=disbursed_on,
-                lines=[ScheduleLine(seq, due, p, i, f) for seq, due, p, i, f in lines],
-            )
-        return self.costs[key]
+        lines = [(seq, due, *parts) for seq, (due, parts) in enumerate(zip(dates, amounts, strict=True), start=1)]
+        return lines, self.costs[key]
 
     def _due_dates(self, first_due_date, term_months, day):
         key = (first_due_date, term_months, day)
@@ -942,7 +937,7 @@ class _PortfolioBuilder:
         term = rng.choice(terms or [product.min_term_months])
         disbursed_on = self.today - timedelta(days=rng.randint(1, HISTORY_DAYS))
         first_due_date = disbursed_on + relativedelta(months=1)  # loan_create's default
-        lines = self.schedules.lines(
+        lines, cost = self.schedules.lines(
             method=product.repayment_method,
             principal=principal,
             annual_rate=annual_rate,
@@ -952,7 +947,6 @@ class _PortfolioBuilder:
             monthly_fee=to_fen(principal * product.monthly_fee_rate),
             basis=product.first_period_basis,
         )
-        cost = self.schedules.annual_cost(principal=principal, disbursed_on=disbursed_on, lines=lines)
         first_pk = self.tables.installments.reserve(len(lines))
         instalments = [_Instalment(first_pk + k, *line) for k, line in enumerate(lines)]
         return _LoanDraft(
