@@ -15,4 +15,5 @@ RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost python manage.py
 RUN useradd --create-home huishou && mkdir -p /app/var && chown -R huishou /app/var
 USER huishou
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Workers, timeouts and restarts are set in config/gunicorn.py (each overridable from the environment).
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

@@ -8,9 +8,12 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
-        from . import auth
+        from django.db.backends.signals import connection_created
+
+        from . import auth, checks, db  # noqa: F401 (checks registers the start-up checks)
 
         post_migrate.connect(sync_roles, dispatch_uid="core.sync_roles")
+        connection_created.connect(db.set_statement_timeout, dispatch_uid="core.statement_timeout")
         auth.connect_signals()
 
 

@@ -40,11 +40,13 @@ def case_by_lower_bound(expr, table, otherwise, params):
 
 def tune_for_batch():
     """For the rest of the transaction: no JIT compilation (it takes longer than a batch step's
-    statements run) and no parallel workers (a batch spreads over chunks and workers instead, and
-    starting them costs more than they save on a chunk)."""
+    statements run), no parallel workers (a batch spreads over chunks and workers instead, and
+    starting them costs more than they save on a chunk), and no web statement timeout (a batch is
+    bounded by its task's time limit)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true),"
+            " set_config('statement_timeout', '0', true)"
         )
 
 

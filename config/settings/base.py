@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.middleware.StatementTimeoutMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -112,6 +113,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # request costs a connect and a cold catalog cache, which made planning the case list's joins slower
 # than running them.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# The web app's statement timeout (core/db.py; empty: none), below gunicorn's 30 s worker timeout.
+# Celery and the management commands run without one (their work has its own limits:
+# CELERY_TASK_TIME_LIMIT).
+DB_STATEMENT_TIMEOUT = env("DB_STATEMENT_TIMEOUT", default="25s")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -159,7 +164,7 @@ REMINDER_DISPATCH_TASKS = env.int("REMINDER_DISPATCH_TASKS", default=8)  # paral
 DEFAULT_CURRENCY = "CNY"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]  # the dashboard's stylesheet; libraries' assets come from their packages
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -208,6 +213,10 @@ CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is redelivered, never l
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
+# No task runs for ever: a daily-run chunk takes seconds and a reminder batch under a minute, so a
+# task still running after CELERY_TASK_TIME_LIMIT seconds (10 minutes) is stuck and its worker is
+# replaced.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The nightly run, just after midnight in the lender's time zone (CELERY_TIMEZONE).
 CELERY_BEAT_SCHEDULE = {

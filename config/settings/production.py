@@ -1,4 +1,5 @@
-"""Production: the secret key and allowed hosts must come from the environment."""
+"""Production: the secret key and allowed hosts must come from the environment. Mail goes where
+EMAIL_URL says, as in every other settings module (smtp://host:port, or smtp+tls://user:pass@host:587)."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -13,7 +14,3 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@localhost")

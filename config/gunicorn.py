@@ -1,0 +1,25 @@
+"""gunicorn's settings for the web app (`gunicorn -c config/gunicorn.py config.wsgi`), each number
+chosen on purpose and each overridable from the environment.
+
+- workers: sync workers, two per core plus one (WEB_CONCURRENCY): a request waits on PostgreSQL for
+  most of its time, so a core serves more than one.
+- timeout: a worker silent for this long is killed and replaced (GUNICORN_TIMEOUT, 30 s). Web
+  requests stop their SQL first: config/wsgi.py gives the web's database sessions a statement timeout
+  below it (DB_STATEMENT_TIMEOUT, 25 s), so a slow page ends with a message, not a killed worker
+  whose query PostgreSQL would keep running.
+- graceful_timeout: on a restart or a deploy, requests under way get this long to finish
+  (GUNICORN_GRACEFUL_TIMEOUT, 30 s).
+- max_requests: each worker is replaced after this many requests, with jitter so they do not all go
+  at once (GUNICORN_MAX_REQUESTS, 2000): memory a long-lived worker gathers is given back.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+accesslog = "-"

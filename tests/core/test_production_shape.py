@@ -1,0 +1,127 @@
+"""The production shape as an operator meets it: the web app names its settings, refuses to serve
+without collected static files, stops a slow query before gunicorn kills the worker, and says so."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from django.test import RequestFactory
+
+from core.db import set_statement_timeout
+from core.middleware import StatementTimeoutMiddleware
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _test_database_url():
+    """The test database, which exists in every setup (the private server's or DATABASE_URL's)."""
+    db = connection.settings_dict
+    host = db["HOST"] or ""
+    if host.startswith("/"):
+        return f"postgres://{db['USER']}@/{db['NAME']}?host={host}"
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_web_app(tmp_path, **env):
+    """Import the WSGI application as gunicorn does, in a process of its own; print the database
+    session's statement timeout."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DB_STATEMENT_TIMEOUT")}
+    clean.update(env, DATABASE_URL=_test_database_url())
+    probe = (
+        "import config.wsgi; from django.db import connection; cursor = connection.cursor(); "
+        "cursor.execute('SHOW statement_timeout'); print(cursor.fetchone()[0])"
+    )
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True)
+
+
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "a-production-key-for-this-test",
+    "DJANGO_ALLOWED_HOSTS": "collections.example.com",
+}
+
+
+@pytest.mark.django_db
+def test_the_web_app_wants_its_settings_module_named(tmp_path):
+    result = start_web_app(tmp_path)
+    assert result.returncode != 0
+    assert "Set DJANGO_SETTINGS_MODULE: config.settings.production for production" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_app_refuses_to_start_before_the_static_files_are_collected(tmp_path):
+    static_root = tmp_path / "static"
+    result = start_web_app(tmp_path, **PRODUCTION, DJANGO_STATIC_ROOT=str(static_root))
+    assert result.returncode != 0
+    assert "not collected into STATIC_ROOT" in result.stderr and "collectstatic" in result.stderr
+
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **PRODUCTION, "DJANGO_STATIC_ROOT": str(static_root)},
+        capture_output=True,
+        text=True,
+    )
+    assert collected.returncode == 0, collected.stderr
+    started = start_web_app(tmp_path, **PRODUCTION, DJANGO_STATIC_ROOT=str(static_root))
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip().splitlines()[-1] == "25s"  # the web's statement timeout, below gunicorn's 30 s
+
+
+@pytest.mark.django_db
+def test_only_the_web_app_limits_its_statements(settings):
+    """A management command or a Celery worker (this process is neither web nor limited) runs its
+    queries without the web's timeout."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+
+
+@pytest.mark.django_db
+def test_a_new_web_connection_gets_the_statement_timeout(settings, monkeypatch):
+    monkeypatch.setattr("core.db._web_process", True)
+    settings.DB_STATEMENT_TIMEOUT = "7s"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()[0]
+    try:
+        set_statement_timeout(sender=None, connection=connection)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == "7s"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [before])
+
+
+def _a_query_postgresql_stopped():
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '20ms'")
+            cursor.execute("SELECT pg_sleep(2)")
+    except OperationalError as error:
+        return error
+    raise AssertionError("the query was not stopped")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/cases/", "/api/v1/cases/"])
+def test_a_stopped_query_is_a_503_that_says_what_to_do(settings, path, admin_user):
+    settings.DB_STATEMENT_TIMEOUT = "25s"
+    request = RequestFactory().get(path)
+    request.user = admin_user
+    response = StatementTimeoutMiddleware(lambda r: None).process_exception(request, _a_query_postgresql_stopped())
+    assert response.status_code == 503
+    body = response.content.decode()
+    assert "took longer than 25s and was stopped" in body
+    if path.startswith("/api/"):
+        assert '"code": "timeout"' in body
+
+
+@pytest.mark.django_db
+def test_other_database_errors_are_left_alone():
+    request = RequestFactory().get("/cases/")
+    assert StatementTimeoutMiddleware(lambda r: None).process_exception(request, OperationalError("gone")) is None
