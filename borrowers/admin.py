@@ -4,10 +4,11 @@ validation (resident ID, credit code, phone, e-mail), and every write leaves an 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import AuditedAdminMixin
+from core.admin import AuditedAdminMixin, BigTableAdminMixin
 
 from .models import Borrower, ContactPoint
 from .services import borrower_add_own_contact_points
+from .validators import phone_search_term
 
 
 class ContactPointInline(admin.TabularInline):
@@ -17,7 +18,7 @@ class ContactPointInline(admin.TabularInline):
 
 
 @admin.register(Borrower)
-class BorrowerAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class BorrowerAdmin(BigTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     """Borrowers, with identifiers and phones masked in the list (the change page shows them whole)."""
 
     list_display = (
@@ -35,8 +36,8 @@ class BorrowerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("kind", "risk_grade", "language", "do_not_contact", "is_deceased", "is_bankrupt")
     # contact_points__value spans a one-to-many relation; the admin removes the duplicate rows.
-    search_fields = ("name", "id_number", "phone", "email", "contact_points__value")
-    show_full_result_count = False
+    search_term_stored_as = staticmethod(phone_search_term)
+    search_fields = ("name__exact", "id_number__exact", "phone__exact", "email__exact", "contact_points__value__exact")
     inlines = [ContactPointInline]
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
@@ -79,7 +80,7 @@ class BorrowerAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ContactPoint)
-class ContactPointAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ContactPointAdmin(BigTableAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     """Every phone, e-mail and address on file, the borrower's own and third parties'. Writes are
     logged against the borrower, as the contact-point service does."""
 
@@ -95,8 +96,8 @@ class ContactPointAdmin(AuditedAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("channel", "relation", "is_verified", "refused_contact")
     list_select_related = ("borrower",)
-    search_fields = ("value", "contact_name", "borrower__name", "borrower__id_number")
-    show_full_result_count = False
+    search_term_stored_as = staticmethod(phone_search_term)
+    search_fields = ("value__exact", "borrower__name__exact", "borrower__id_number__exact")
     autocomplete_fields = ("borrower",)
     fields = (
         "borrower",

@@ -52,6 +52,15 @@ def any_phone(value, region="CN"):
     return phonenumbers.format_number(_parse_phone(value, region), phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_search_term(value, region="CN"):
+    """What a number typed into a search box is stored as (13912345678 -> +8613912345678), or None
+    when it is not a phone number."""
+    try:
+        return any_phone(value, region)
+    except ValidationError:
+        return None
+
+
 def _parse_phone(value, region):
     try:
         number = phonenumbers.parse(str(value), region)

@@ -18,8 +18,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from borrowers.validators import phone_search_term
 from core import roles
-from core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, audit_code
+from core.admin import AuditedAdminMixin, BigTableAdminMixin, ReadOnlyAdminMixin, audit_code
 from core.audit import log_action
 from core.errors import ApplicationError
 from core.permissions import is_manager
@@ -168,7 +169,7 @@ class CaseActionForm(ActionForm):
 
 
 @admin.register(CollectionCase)
-class CollectionCaseAdmin(admin.ModelAdmin):
+class CollectionCaseAdmin(BigTableAdminMixin, admin.ModelAdmin):
     """Cases, read-only: the daily run opens them and keeps their figures current, and their state
     moves only through the services. The actions here call those services case by case."""
 
@@ -195,9 +196,13 @@ class CollectionCaseAdmin(admin.ModelAdmin):
         "loan__product__kind",
     )
     list_select_related = ("loan__borrower", "officer", "team")
-    search_fields = ("loan__external_id", "loan__borrower__name", "loan__borrower__id_number", "loan__borrower__phone")
-    show_full_result_count = False
-    date_hierarchy = "opened_on"
+    search_term_stored_as = staticmethod(phone_search_term)
+    search_fields = (
+        "loan__external_id__exact",
+        "loan__borrower__name__exact",
+        "loan__borrower__id_number__exact",
+        "loan__borrower__phone__exact",
+    )
     action_form = CaseActionForm
     actions = ["resolve_cases", "reassign_cases"]
     inlines = [ContactAttemptInline, PromiseToPayInline, ApprovalInline]
@@ -342,27 +347,23 @@ class CollectionCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ContactAttemptAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Contact attempts, read-only: officers record them through `contact_log`."""
 
     list_display = ("attempted_at", "case", "channel", "direction", "party", "outcome", "by")
     list_filter = ("channel", "outcome", "party", "direction")
     list_select_related = ("case__loan", "by")
-    search_fields = ("case__loan__external_id",)
-    show_full_result_count = False
-    date_hierarchy = "attempted_at"
+    search_fields = ("case__loan__external_id__exact",)
 
 
 @admin.register(PromiseToPay)
-class PromiseToPayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PromiseToPayAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Promises to pay, read-only: recorded through `promise_record`, judged by the daily run."""
 
     list_display = ("case", "amount", "promised_for", "status", "paid_amount", "judged_on", "recorded_by")
     list_filter = ("status",)
     list_select_related = ("case__loan", "recorded_by")
-    search_fields = ("case__loan__external_id",)
-    show_full_result_count = False
-    date_hierarchy = "promised_for"
+    search_fields = ("case__loan__external_id__exact",)
 
 
 # --- Approvals --------------------------------------------------------------------------------------
@@ -501,7 +502,7 @@ class CollectionStrategyAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReminderAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The outbox, read-only: planned by the daily run, sent by the dispatcher."""
 
     list_display = (
@@ -518,9 +519,7 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("status", "channel", "recipient", "suppression_code")
     list_select_related = ("case__loan", "loan")
-    search_fields = ("loan__external_id", "idempotency_key", "provider_message_id")
-    show_full_result_count = False
-    date_hierarchy = "planned_for"
+    search_fields = ("loan__external_id__exact", "idempotency_key__exact", "provider_message_id__exact")
 
 
 # --- Restructuring plans ----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, audit_snapshot
+from borrowers.validators import phone_search_term
+from core.admin import AuditedAdminMixin, BigTableAdminMixin, ReadOnlyAdminMixin, audit_snapshot
 from core.audit import log_action
 from core.dates import business_today
 from core.errors import ApplicationError
@@ -286,7 +287,7 @@ class CollateralInline(admin.StackedInline):
 
 
 @admin.register(Loan)
-class LoanAdmin(ServiceAddAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class LoanAdmin(BigTableAdminMixin, ServiceAddAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     """Loans with their schedule, payments and collateral. Loans normally arrive from core banking
     through the API; the add page books one by hand through the same `loan_create` service. Nothing
     on a loan is edited here: balances belong to the services and the daily run (collateral, an
@@ -310,8 +311,13 @@ class LoanAdmin(ServiceAddAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("status", "aging_bucket", "regulatory_class", "ifrs9_stage", "product__kind", "product")
     list_select_related = ("borrower", "product")
-    search_fields = ("external_id", "borrower__name", "borrower__id_number", "borrower__phone")
-    show_full_result_count = False
+    search_term_stored_as = staticmethod(phone_search_term)
+    search_fields = (
+        "external_id__exact",
+        "borrower__name__exact",
+        "borrower__id_number__exact",
+        "borrower__phone__exact",
+    )
     autocomplete_fields = ("borrower",)
     actions = ["refresh_balances"]
     inlines = [InstallmentInline, PaymentInline, CollateralInline]
@@ -413,7 +419,7 @@ class LoanAdmin(ServiceAddAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Installment)
-class InstallmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InstallmentAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Schedule lines, read-only: only the services write them."""
 
     list_display = (
@@ -432,9 +438,7 @@ class InstallmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("status", "schedule_version")
     list_select_related = ("loan",)
-    search_fields = ("=loan__external_id",)
-    show_full_result_count = False
-    date_hierarchy = "due_date"
+    search_fields = ("loan__external_id__exact",)
     readonly_fields = ("total_paid_display", "total_outstanding_display")
 
     def get_changelist(self, request, **kwargs):
@@ -474,7 +478,7 @@ class PaymentAllocationInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ServiceAddAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(BigTableAdminMixin, ServiceAddAdminMixin, admin.ModelAdmin):
     """Money received. Adding posts through `payment_post` (idempotent by external reference);
     a payment is never changed or deleted here: a reversal is a new entry."""
 
@@ -492,9 +496,7 @@ class PaymentAdmin(ServiceAddAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("kind", "channel", "value_date")
     list_select_related = ("loan",)
-    search_fields = ("external_reference", "loan__external_id")
-    show_full_result_count = False
-    date_hierarchy = "value_date"
+    search_fields = ("external_reference__exact", "loan__external_id__exact")
     autocomplete_fields = ("loan",)
     inlines = [PaymentAllocationInline]
     fieldsets = (
@@ -517,14 +519,13 @@ class PaymentAdmin(ServiceAddAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentAllocation)
-class PaymentAllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAllocationAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """How each payment was applied, line by line; read-only."""
 
     list_display = ("payment", "installment", "component", "amount", "applied_on")
     list_filter = ("component", "applied_on")
     list_select_related = ("payment", "installment")
-    search_fields = ("=payment__external_reference", "=installment__loan__external_id")
-    show_full_result_count = False
+    search_fields = ("payment__external_reference__exact", "installment__loan__external_id__exact")
 
 
 # --- Collateral -------------------------------------------------------------------------------------
