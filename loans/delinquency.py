@@ -15,10 +15,13 @@ it), and whoever shows a schedule reads each instalment's penalty as of the day 
 Rewriting every overdue instalment every night would double the run's writes for a figure that is
 only read one loan at a time.
 
-Penalty on one instalment, as of day D, with S = due date + grace days:
-    rate/365 × Σ over days d in (S, D] of the principal still unpaid on d
-  = rate/365 × (principal_due × (D − S) − Σ_payments amount × days from max(paid day, S+1) to D)
-and never less than the penalty already paid on it: paid by day D for the loan's figures as of D
+An instalment is overdue only once the product's grace days have passed (paid within them, it was
+paid on time: no days past due, no arrears, no penalty); from then on it is overdue from its due date.
+Penalty on an overdue instalment, as of day D, with S = its due date:
+    rate/365 × Σ over days d in (S, D] of the principal unpaid at the start of d
+  = rate/365 × (principal_due × (D − S) − Σ_payments amount × days from max(paid day + 1, S + 1) to D)
+(the day money arrives is still charged on it), at the rate of the product's penalty basis, and never
+less than the penalty already paid on it: paid by day D for the loan's figures as of D
 (a re-run of a past date counts only money received by then), paid at all for the instalment's stored
 penalty (`update_loan`), which later payments may have paid already.
 
