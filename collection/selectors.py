@@ -21,6 +21,7 @@ from core.models import ActivityLog
 from core.permissions import is_manager
 from core.templatetags.huishou import yuan
 from loans import delinquency
+from loans.models import Loan
 
 from . import rules, services
 from .choices import ApprovalAction, ApprovalStatus, CaseState, PromiseStatus, ReminderStatus, Severity
@@ -258,7 +259,18 @@ ACTIVITY_TITLES = {
     "collection.promise.kept": ("promise", _("Promise kept")),
     "collection.promise.partially_kept": ("promise", _("Promise partially kept")),
     "collection.promise.broken": ("promise", _("Promise broken")),
+    # What happened to the case's loan (the loan's own audit entries; see _loan_entries).
+    "loans.loan.class_set": ("flag", _("Loan class set by a manager")),
+    "loans.payment.reversed": ("activity", _("Payment reversed")),
+    "loans.payment.reallocated": ("activity", _("Later payments allocated again")),
+    "loans.cost.charged": ("activity", _("Legal cost charged to the loan")),
+    "loans.loan.rescheduled": ("activity", _("Schedule replaced")),
+    "loans.penalty.waived": ("activity", _("Penalty waived")),
+    "loans.loan.settled_early": ("activity", _("Settled early")),
 }
+# The loan's audit entries the case's timeline shows: the ones that change what the borrower owes
+# or how the loan is classed (payments posted are on the case page's own list).
+LOAN_EVENTS_ON_THE_CASE = [code for code in ACTIVITY_TITLES if code.startswith("loans.")]
 
 # Why an automatic or approved move happened (the `rule` the services and the daily run log).
 RULE_LABELS = {
@@ -314,6 +326,17 @@ def _activity_entries(case, limit):
         )
         .exclude(action__in=SHOWN_FROM_OWN_ROWS)
         .order_by("-created_at", "-id")[:limit]
+    ]
+
+
+def _loan_entries(case, limit):
+    return [
+        _activity_entry(entry)
+        for entry in ActivityLog.objects.filter(
+            target_type=ContentType.objects.get_for_model(Loan),
+            target_id=str(case.loan_id),
+            action__in=LOAN_EVENTS_ON_THE_CASE,
+        ).order_by("-created_at", "-id")[:limit]
     ]
 
 
@@ -381,7 +404,7 @@ def _reminder_entries(case, limit):
 
 # Each source reads one kind of row (one query) and turns it into entries; a new kind of history
 # (legal actions) is one more function here.
-TIMELINE_SOURCES = [_activity_entries, _contact_entries, _promise_entries, _reminder_entries]
+TIMELINE_SOURCES = [_activity_entries, _loan_entries, _contact_entries, _promise_entries, _reminder_entries]
 
 
 def case_timeline(case, limit: int = CASE_PAGE_ROWS) -> list[TimelineEntry]:

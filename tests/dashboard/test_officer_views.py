@@ -926,3 +926,26 @@ def test_the_case_page_runs_the_same_few_queries_for_10_timeline_entries_or_200(
     assert max(many) <= CASE_PAGE_MAX_QUERIES
     page = page_text(clients[0].get(case_url(case)))
     assert page.count('class="tl tl-') == selectors.CASE_PAGE_ROWS
+
+
+def test_the_timeline_shows_what_happened_to_the_cases_loan(people):
+    """A manager's class, a bounced payment and the later payments allocated again are the loan's
+    own entries; the officer sees them on the case, with who and why."""
+    from loans.services import loan_set_class, payment_post, payment_reverse
+
+    case = make_case(state=S.MINOR, officer=people["officer"])
+    manager = people["manager"]
+    with time_machine.travel(datetime(2026, 4, 20, 9, tzinfo=SHANGHAI), tick=False):
+        loan_set_class(
+            actor=manager, loan=case.loan, regulatory_class=3, reason="Main customer bankrupt", on=date(2026, 4, 20)
+        )
+    with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=SHANGHAI), tick=False):
+        first, _ = payment_post(
+            actor="system", loan=case.loan, amount="100.00", external_reference="T-1", channel="bank_transfer"
+        )
+        payment_post(actor="system", loan=case.loan, amount="100.00", external_reference="T-2", channel="bank_transfer")
+        payment_reverse(actor=manager, payment=first, reason="Bounced")
+    titles = [entry.title for entry in selectors.case_timeline(case)]
+    assert titles[:3] == ["Later payments allocated again", "Payment reversed", "Loan class set by a manager"]
+    class_set = next(entry for entry in selectors.case_timeline(case) if entry.title == "Loan class set by a manager")
+    assert class_set.detail == "Main customer bankrupt"
