@@ -105,20 +105,13 @@ def _sources(step, as_of, loans):
     kind = step.strategy.product_kind
     if step.is_pre_due:
         # "Due soon": an unpaid instalment falls due on as_of + |offset| and nothing is overdue yet.
-        base = Installment.objects.filter(
-            loans,
-            due_date=as_of - timedelta(days=step.offset_days),
-            status__in=UNPAID,
-            loan__status=LoanStatus.ACTIVE,
-            loan__days_past_due=0,
-            loan__product__kind=kind,
-        )
-        return [_borrower_rows(base, step, as_of, loan="loan", case=None)]
+        due_soon = _unpaid_instalments_of_the_step(step, as_of, loans)
+        return [_borrower_rows(due_soon, step, as_of, loan="loan", case=None)]
     sources = []
     if step.anchor == StepAnchor.DUE_DATE:
         when = Q(loan__days_past_due=step.offset_days)
         if step.grace_template_id:
-            sources.append(_within_grace_rows(step, as_of, loans, kind))
+            sources.append(_within_grace_rows(step, as_of, loans))
     else:
         when = Q(opened_on=as_of - timedelta(days=step.offset_days))
     cases = CollectionCase.objects.filter(loans, when, state__in=step.case_states, loan__product__kind=kind)
@@ -127,19 +120,24 @@ def _sources(step, as_of, loans):
     return [*sources, _borrower_rows(cases, step, as_of, loan="loan", case="id")]
 
 
-def _within_grace_rows(step, as_of, loans, kind):
-    """An instalment that fell due `offset` days ago and is still within its product's grace days is
-    not overdue (paying now is paying on time): on the day of an overdue step its borrower gets the
-    step's payment-due template instead, with no case."""
-    base = Installment.objects.filter(
+def _unpaid_instalments_of_the_step(step, as_of, loans):
+    """The unpaid instalments due `offset` days before `as_of` on loans of the step's product kind
+    with nothing overdue (still active: before the due date, or within its grace days)."""
+    return Installment.objects.filter(
         loans,
         due_date=as_of - timedelta(days=step.offset_days),
         status__in=UNPAID,
         loan__status=LoanStatus.ACTIVE,
         loan__days_past_due=0,
-        loan__product__kind=kind,
-        loan__product__grace_days__gte=step.offset_days,
+        loan__product__kind=step.strategy.product_kind,
     )
+
+
+def _within_grace_rows(step, as_of, loans):
+    """An instalment that fell due `offset` days ago and is still within its product's grace days is
+    not overdue (paying now is paying on time): on the day of an overdue step its borrower gets the
+    step's payment-due template instead, with no case."""
+    base = _unpaid_instalments_of_the_step(step, as_of, loans).filter(loan__product__grace_days__gte=step.offset_days)
     return _borrower_rows(base, step, as_of, loan="loan", case=None, template_id=step.grace_template_id)
 
 

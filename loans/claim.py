@@ -12,10 +12,8 @@ from core.dates import business_today
 from core.money import ZERO, to_fen
 
 from . import delinquency
-from .choices import Component, InstallmentStatus
+from .choices import Component
 from .models import Installment, Loan
-
-UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,7 @@ class Claim:
     penalty: Decimal  # accrued to the day on overdue principal, unpaid
     costs: Decimal  # costs of realising the claim the lender advanced, unpaid
     accrued_interest: Decimal  # the running period's part of `interest`
+    principal_not_due: Decimal  # the part of `principal` of instalments still to come
 
     @property
     def total(self):
@@ -70,7 +69,8 @@ def period_start(loan: Loan, installment: Installment) -> date:
 def claim_as_of(loan: Loan, on: date | None = None) -> Claim:
     """The loan's claim on the day (see Claim)."""
     on = on or business_today()
-    unpaid = delinquency.with_penalty(loan.installments.filter(status__in=UNPAID).order_by("due_date", "seq"), on)
+    unpaid = loan.installments.filter(status__in=delinquency.UNPAID).order_by("due_date", "seq")
+    unpaid = delinquency.with_penalty(unpaid, on)
     due = [row for row in unpaid if row.due_date <= on]
     future = [row for row in unpaid if row.due_date > on]
 
@@ -92,4 +92,5 @@ def claim_as_of(loan: Loan, on: date | None = None) -> Claim:
         penalty=owed(due, Component.PENALTY),
         costs=owed(unpaid, Component.COST),
         accrued_interest=accrued,
+        principal_not_due=owed(future, Component.PRINCIPAL),
     )

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -378,17 +378,17 @@ def _reallocate_after(loan, payment, *, actor, today, reason, cause):
     later = list(
         Payment.objects.filter(loan=loan, kind=PaymentKind.PAYMENT, reversal__isnull=True)
         .filter(Q(value_date__gt=payment.value_date) | Q(value_date=payment.value_date, pk__gt=payment.pk))
-        .exclude(pk=payment.pk)
         .order_by("value_date", "id")
     )
-    before = {p.pk: _net_allocation(p) for p in later}
+    before = _net_allocations(later)
     _take_back(later)
     _apply_credit(loan, as_of=today)
     loan_refresh_balances(loan=loan, as_of=today)
+    after = _net_allocations(later)
     changed = [
-        {"payment": p.external_reference, "before": before[p.pk], "after": after}
+        {"payment": p.external_reference, "before": before[p.pk], "after": after[p.pk]}
         for p in later
-        if (after := _net_allocation(p)) != before[p.pk]
+        if after[p.pk] != before[p.pk]
     ]
     if changed:
         log_action(
@@ -400,42 +400,46 @@ def _reallocate_after(loan, payment, *, actor, today, reason, cause):
         )
 
 
-def _net_allocation(payment) -> dict:
-    """What a payment has paid, by component, net of any lines taken back."""
+def _net_allocations(payments) -> dict:
+    """What each payment has paid, by component, net of any lines taken back: {payment id: {component:
+    amount}}, in one query."""
+    paid = {payment.pk: {} for payment in payments}
     totals = (
-        PaymentAllocation.objects.filter(payment=payment)
-        .values("component")
+        PaymentAllocation.objects.filter(payment__in=payments)
+        .values("payment_id", "component")
         .annotate(total=Sum("amount"))
-        .order_by("component")
+        .order_by("payment_id", "component")
     )
-    return {row["component"]: str(row["total"]) for row in totals if row["total"]}
+    for row in totals:
+        if row["total"]:
+            paid[row["payment_id"]][row["component"]] = str(row["total"])
+    return paid
 
 
 def _take_back(payments):
     """Undo the allocation of these payments with lines that mirror what each paid (dated as the
     lines they mirror, so a re-run of a past day sees the pair net to nothing), and hold their money
     as credit again, to be spent anew."""
-    for payment in payments:
-        net = (
-            PaymentAllocation.objects.filter(payment=payment)
-            .values("installment_id", "component", "applied_on")
-            .annotate(total=Sum("amount"))
-            .order_by("applied_on", "installment_id", "component")
-        )
-        _book_lines(
-            [
-                PaymentAllocation(
-                    payment=payment,
-                    installment_id=row["installment_id"],
-                    component=row["component"],
-                    amount=-row["total"],
-                    applied_on=row["applied_on"],
-                )
-                for row in net
-                if row["total"]
-            ]
-        )
-        Payment.objects.filter(pk=payment.pk).update(unapplied_amount=payment.amount)
+    net = (
+        PaymentAllocation.objects.filter(payment__in=payments)
+        .values("payment_id", "installment_id", "component", "applied_on")
+        .annotate(total=Sum("amount"))
+        .order_by("payment_id", "applied_on", "installment_id", "component")
+    )
+    _book_lines(
+        [
+            PaymentAllocation(
+                payment_id=row["payment_id"],
+                installment_id=row["installment_id"],
+                component=row["component"],
+                amount=-row["total"],
+                applied_on=row["applied_on"],
+            )
+            for row in net
+            if row["total"]
+        ]
+    )
+    Payment.objects.filter(pk__in=[payment.pk for payment in payments]).update(unapplied_amount=F("amount"))
 
 
 def _reversal_reference(payment):

@@ -51,12 +51,10 @@ class Quote:
 def payoff_quote(loan: Loan, on: date | None = None) -> Quote:
     """What settles the loan on the day: its claim, less the credit already held."""
     claim = claim_as_of(loan, on)
-    future = loan.installments.filter(status__in=UNPAID, due_date__gt=claim.on)
-    future_principal = sum((row.principal_due - row.principal_paid for row in future), ZERO)
     return Quote(
         on=claim.on,
-        due_now=claim.total - future_principal - claim.accrued_interest,
-        future_principal=future_principal,
+        due_now=claim.total - claim.principal_not_due - claim.accrued_interest,
+        future_principal=claim.principal_not_due,
         accrued_interest=claim.accrued_interest,
         credit=loan.credit_balance,
     )
