@@ -33,7 +33,7 @@ from loans.models import Loan, Payment
 from loans.services import loan_apply_credit
 from webhooks.services import events_publish
 
-from . import rules
+from . import rules, snapshots
 from .choices import CaseState, PlanState, PromiseStatus, ResolutionReason, Severity
 from .models import CollectionCase, PromiseToPay, RestructuringPlan, Team
 from .services import case_facts
@@ -81,7 +81,8 @@ def loan_id_ranges(chunk_size=DEFAULT_CHUNK):
 
 
 def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=None) -> Summary:
-    """The whole book in chunks, in this process (the Celery task fans the chunks out instead)."""
+    """The whole book in chunks, then the day's portfolio snapshot, in this process (the Celery task
+    fans the chunks out instead, and writes the snapshot when the last one is done)."""
     as_of = as_of or business_today()
     started = time.perf_counter()
     summary = Summary(as_of=as_of)
@@ -90,6 +91,7 @@ def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=N
         summary.add(run_chunk(as_of=as_of, first_id=low, last_id=high))
         if progress:
             progress(number, len(ranges), summary)
+    snapshots.snapshot_write(as_of)
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
 

@@ -1,26 +1,31 @@
-"""The numbers managers steer by: the queue overview and the KPI page. Every function here is one
-aggregate query (GROUP BY in the database), so a page runs the same few queries whatever the size of
-the book; Python only reshapes the grouped rows (a few hundred at most, never one per loan or case).
+"""The numbers managers steer by: the queue overview and the KPI page. The KPI page reads the
+portfolio snapshot the daily run writes (collection/snapshots.py): three queries over a few hundred
+grouped rows, whatever the size of the book, and never the ledger. The queue overview is live: one
+GROUP BY over the open cases. Python only reshapes grouped rows (never one per loan or case).
 
 The definitions, which the KPI page repeats to its readers:
 
+- **As of**: the business date of the latest snapshot, normally today's nightly run.
 - **Aging distribution**: loans on the book (active, overdue, restructured) by their aging bucket as the
-  daily run last set it (M0 current ... M7+ over 180 days past due), with their number, overdue amount
+  daily run set it (M0 current ... M7+ over 180 days past due), with their number, overdue amount
   (arrears including penalty) and principal outstanding.
 - **Overdue rate** at a month end: principal outstanding of the loans with an instalment overdue that day
-  ÷ principal outstanding of every loan on the book that day, for "1+ days" and "over 90 days". Rebuilt
-  from the schedule and the dated allocation lines (see `book_history`), so it shows what the daily run
-  would have seen then; penalty is left out (it is not kept per day).
+  ÷ principal outstanding of every loan on the book that day, for "1+ days" and "over 90 days", from
+  the month end's snapshot. Month ends before the first daily run are rebuilt from the schedule and the
+  dated allocation lines (collection/ledger_history.py).
 - **Roll rate** from bucket k into the month: of the loans in bucket k at one month end, the share in a
   worse bucket at the next one (normally k+1; a loan can skip one when a 31-day month meets a 30-day
-  bucket). Loans paid off or closed in between count as not rolled.
+  bucket). Loans paid off or closed in between count as not rolled. Each loan's bucket at a month end
+  is kept for the loans in arrears (`MonthEndBucket`).
 - **Cure rate** of a month: of the cases opened in the month, the share since resolved because the
   borrower paid (resolution "cured" or "paid in full"). The latest months are still maturing.
 - **Promise-kept rate** of a month: of the promises falling due in the month that the daily run has
   judged, the share kept in full (partially kept counts as not kept; cancelled ones are left out).
 - **Recovered amount** of a month: payments received (net of reversals, by value date) on loans that had
   a collection case open on the day the money arrived.
-- **Cases by state**: every case ever opened, by its current state.
+- **Cases by state**: every case ever opened, by its state on the snapshot's date.
+
+The flows (cure, promise-kept, recovered) are counted as known on the snapshot's date.
 """
 
 from collections import defaultdict
@@ -31,18 +36,15 @@ from itertools import pairwise, product
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Sum
 
-from core import sql
 from core.money import ZERO, to_fen
 from loans import rules as loan_rules
-from loans.choices import AgingBucket, Component, InstallmentStatus, LoanStatus, RegulatoryClass
-from loans.models import Loan, Payment
+from loans.choices import AgingBucket, LoanStatus, RegulatoryClass
 
+from . import book_figures
 from .choices import CaseState, PromiseStatus, ResolutionReason
-from .models import CollectionCase, PromiseToPay
+from .models import CollectionCase, PortfolioFlow, PortfolioSnapshot, PortfolioSnapshotRow
 
 BUCKETS = list(AgingBucket)
 OPEN_STATES = CaseState.open_states()
@@ -65,7 +67,7 @@ def as_percent(rate) -> Decimal | None:
     return None if rate is None else (rate * 100).quantize(Decimal("0.1"))
 
 
-def _money(value) -> Decimal:
+def money_or_zero(value) -> Decimal:
     """A sum read back from the database (a Decimal, or None over no rows) in yuan to the fen."""
     return to_fen(value) if value is not None else ZERO
 
@@ -98,26 +100,30 @@ class BucketRow:
     principal_outstanding: Decimal
 
 
-def aging_distribution() -> list[BucketRow]:
-    """Loans on the book by aging bucket: count, overdue amount and principal outstanding (one query)."""
-    rows = {
-        row["aging_bucket"]: row
-        for row in Loan.objects.filter(status__in=BOOK_STATUSES)
-        .values("aging_bucket")
-        .annotate(loans=Count("id"), overdue=Sum("overdue_amount"), principal=Sum("principal_outstanding"))
-        .order_by()
-    }
-    empty = {"loans": 0, "overdue": ZERO, "principal": ZERO}
+def aging_distribution(latest: list[dict]) -> list[BucketRow]:
+    """Loans on the book by aging bucket: count, overdue amount and principal outstanding, from the
+    latest snapshot's grouped rows."""
+    rows = _totals_by(latest, "aging_bucket")
     return [
         BucketRow(
             bucket=bucket.value,
             label=bucket.label,
             loans=row["loans"],
-            overdue_amount=row["overdue"] or ZERO,
-            principal_outstanding=row["principal"] or ZERO,
+            overdue_amount=row["overdue"],
+            principal_outstanding=row["outstanding"],
         )
-        for bucket, row in ((bucket, rows.get(bucket, empty)) for bucket in BUCKETS)
+        for bucket, row in ((bucket, rows[bucket]) for bucket in BUCKETS)
     ]
+
+
+def _totals_by(rows: list[dict], key: str) -> dict:
+    """Snapshot rows summed by one of their keys."""
+    totals = defaultdict(lambda: {"loans": 0, "outstanding": ZERO, "overdue": ZERO, "exposure": ZERO})
+    for row in rows:
+        total = totals[row[key]]
+        for name in total:
+            total[name] += row[name]
+    return totals
 
 
 # --- Loan-loss provisions (the book by regulatory class) ------------------------------------------------
@@ -133,29 +139,21 @@ class ProvisionRow:
     specific: Decimal
 
 
-def provisions() -> list[ProvisionRow]:
+def provisions(latest: list[dict]) -> list[ProvisionRow]:
     """Loans on the book by regulatory class: count, exposure (everything outstanding) and the specific
-    reserve the class calls for (loans.rules.provision; one query)."""
-    exposure = Sum("principal_outstanding") + Sum("interest_outstanding") + Sum("penalty_outstanding")
-    rows = {
-        row["regulatory_class"]: row
-        for row in Loan.objects.filter(status__in=BOOK_STATUSES)
-        .values("regulatory_class")
-        .annotate(loans=Count("id"), exposure=exposure + Sum("fees_outstanding") + Sum("costs_outstanding"))
-        .order_by()
-    }
+    reserve the class calls for (loans.rules.provision), from the latest snapshot's grouped rows."""
+    rows = _totals_by(latest, "regulatory_class")
     result = []
     for klass in RegulatoryClass:
-        row = rows.get(klass, {"loans": 0, "exposure": ZERO})
-        amount = _money(row["exposure"])
+        row = rows[klass.value]
         result.append(
             ProvisionRow(
                 regulatory_class=klass.value,
                 label=klass.label,
                 loans=row["loans"],
-                exposure=amount,
+                exposure=row["exposure"],
                 rate=loan_rules.SPECIFIC_PROVISION_RATES[klass],
-                specific=loan_rules.provision(amount, klass).specific,
+                specific=loan_rules.provision(row["exposure"], klass).specific,
             )
         )
     return result
@@ -166,13 +164,26 @@ def provisions() -> list[ProvisionRow]:
 
 @dataclass
 class Snapshot:
-    """The book at one month end, by aging bucket as of that day."""
+    """The book at one month end, by aging bucket as of that day (empty when it has no snapshot)."""
 
     as_of: date
     loans: dict = field(default_factory=lambda: defaultdict(int))  # bucket -> loans
     outstanding: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))  # bucket -> principal
     arrears: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))  # bucket -> contractual arrears
     rolled: dict = field(default_factory=lambda: defaultdict(int))  # bucket a month earlier -> loans now worse
+    # Whether the loans' buckets a month earlier are known (false when that month end has no snapshot).
+    previous_known: bool = False
+
+    def add(self, bucket, previous_bucket, loans, outstanding, arrears):
+        """Loans in `bucket` that were in `previous_bucket` at the month end before (None or blank:
+        not on the book then, or not known)."""
+        self.loans[bucket] += loans
+        self.outstanding[bucket] += outstanding
+        self.arrears[bucket] += arrears
+        if previous_bucket:
+            self.previous_known = True
+            if BUCKETS.index(bucket) > BUCKETS.index(previous_bucket):
+                self.rolled[previous_bucket] += loans
 
     @property
     def total_outstanding(self) -> Decimal:
@@ -184,114 +195,14 @@ class Snapshot:
         return sum((self.outstanding[b] for b in worse), ZERO)
 
 
-def _bucket_of_days(days_past_due_sql, params):
-    return sql.case_by_upper_bound(days_past_due_sql, loan_rules.AGING_BUCKETS, AgingBucket.M7, params)
-
-
-def _book_history_sql(ends: list[date]) -> tuple[str, sql.Params]:
-    """One statement and its parameters: every loan on the book at each month end, its principal
-    outstanding, contractual arrears and days past due that day (from the instalments' due dates and
-    the allocation lines applied on or before it, as loans/delinquency.py computes them), its bucket
-    then and a month earlier; grouped by (month end, bucket, bucket a month earlier). Raw SQL: the
-    ORM has no way to write the month ends as a table joined to every loan, nor the window that
-    carries the principal repaid forward.
-
-    It is built to cost about one pass over allocations and instalments, with plans that do not hang
-    on the planner's row estimates: principal repaid is summed per loan and month once and carried
-    forward by a window; only instalments paid late (or not yet) can be overdue at a month end, so
-    only they meet the list of month ends (a VALUES list, so the planner knows how many there are);
-    and the per-loan figures meet in one GROUP BY rather than in joins."""
-    p = sql.Params(
-        first=ends[0],
-        last=ends[-1],
-        superseded=InstallmentStatus.SUPERSEDED,
-        principal=Component.PRINCIPAL,
-        penalty=Component.PENALTY,
-    )
-    values = ", ".join(f"({p.add(index)}, {p.add(day)})" for index, day in enumerate(ends))
-    # The first month end on or after the day an allocation took effect (later days are filtered out).
-    month_of_applied = sql.case_by_upper_bound(
-        "a.applied_on", [(day, index) for index, day in enumerate(ends)], len(ends) - 1, p
-    )
-    bucket = _bucket_of_days("dpd", p)
-    text = f"""
-        WITH ends(idx, as_of) AS (VALUES {values}),
-        book AS (
-            SELECT l.id AS loan_id, e.idx, l.principal
-            FROM loans_loan l
-            JOIN ends e ON l.disbursed_on <= e.as_of AND (l.closed_on IS NULL OR l.closed_on > e.as_of)
-        ),
-        repaid_in_month AS (
-            SELECT i.loan_id, {month_of_applied} AS idx, SUM(a.amount) AS amount
-            FROM loans_paymentallocation a
-            JOIN loans_installment i ON i.id = a.installment_id
-            WHERE a.component = %(principal)s AND a.applied_on <= %(last)s
-            GROUP BY i.loan_id, {month_of_applied}
-        ),
-        late AS (
-            SELECT i.id, i.loan_id, i.due_date, i.paid_on,
-                   i.principal_due + i.interest_due + i.fee_due + i.cost_due AS due
-            FROM loans_installment i
-            WHERE i.status <> %(superseded)s AND i.due_date < %(last)s
-              AND (i.paid_on IS NULL OR (i.paid_on > i.due_date AND i.paid_on > %(first)s))
-        ),
-        unpaid AS (
-            SELECT i.loan_id, e.idx, e.as_of - i.due_date AS days,
-                   i.due - COALESCE(SUM(a.amount), 0) AS amount
-            FROM late i
-            JOIN ends e ON i.due_date < e.as_of AND (i.paid_on IS NULL OR i.paid_on > e.as_of)
-            LEFT JOIN loans_paymentallocation a
-                   ON a.installment_id = i.id AND a.applied_on <= e.as_of AND a.component <> %(penalty)s
-            GROUP BY i.id, i.loan_id, e.idx, e.as_of, i.due_date, i.due
-        ),
-        steps AS (
-            SELECT loan_id, idx, 1 AS on_book, principal, 0 AS repaid, 0 AS arrears, 0 AS dpd FROM book
-            UNION ALL
-            SELECT loan_id, idx, 0, 0, amount, 0, 0 FROM repaid_in_month
-            UNION ALL
-            SELECT loan_id, idx, 0, 0, 0, amount, days FROM unpaid WHERE amount > 0
-        ),
-        running AS (
-            -- Every row of a (loan, month end) sees the principal repaid up to that month end.
-            SELECT loan_id, idx, on_book, principal, arrears, dpd,
-                   SUM(repaid) OVER (PARTITION BY loan_id ORDER BY idx) AS repaid
-            FROM steps
-        ),
-        loan_days AS (
-            SELECT loan_id, idx, MAX(principal) - MAX(repaid) AS outstanding, SUM(arrears) AS arrears,
-                   MAX(dpd) AS dpd
-            FROM running
-            GROUP BY loan_id, idx
-            HAVING MAX(on_book) = 1
-        ),
-        moves AS (
-            SELECT idx, outstanding, arrears, {bucket} AS bucket,
-                   LAG(idx) OVER by_loan AS previous_idx, LAG({bucket}) OVER by_loan AS previous_bucket
-            FROM loan_days
-            WINDOW by_loan AS (PARTITION BY loan_id ORDER BY idx)
-        )
-        SELECT idx, bucket, CASE WHEN previous_idx = idx - 1 THEN previous_bucket END AS previous_bucket,
-               COUNT(*), SUM(outstanding), SUM(arrears)
-        FROM moves
-        GROUP BY idx, bucket, CASE WHEN previous_idx = idx - 1 THEN previous_bucket END"""
-    return text, p
-
-
-def book_history(ends: list[date]) -> list[Snapshot]:
-    """The book at each of `ends` (oldest first), with the loans that rolled into a worse bucket since
-    the previous end. One query; its cost grows with instalments × month ends, not with page views."""
-    snapshots = [Snapshot(as_of=day) for day in ends]
-    with connection.cursor() as cursor:
-        cursor.execute(*_book_history_sql(ends))
-        rows = cursor.fetchall()
-    for idx, bucket, previous_bucket, loans, outstanding, arrears in rows:
-        snapshot = snapshots[idx]
-        snapshot.loans[bucket] += loans
-        snapshot.outstanding[bucket] += _money(outstanding)
-        snapshot.arrears[bucket] += _money(arrears)
-        if previous_bucket is not None and BUCKETS.index(bucket) > BUCKETS.index(previous_bucket):
-            snapshot.rolled[previous_bucket] += loans
-    return snapshots
+def month_end_history(ends: list[date], rows: list[dict]) -> list[Snapshot]:
+    """The book at each of `ends` (oldest first) from the snapshot rows of those dates."""
+    snapshots = {day: Snapshot(as_of=day) for day in ends}
+    for row in rows:
+        snapshot = snapshots.get(row["as_of"])
+        if snapshot is not None:
+            snapshot.add(row["aging_bucket"], row["previous_bucket"], row["loans"], row["outstanding"], row["overdue"])
+    return list(snapshots.values())
 
 
 @dataclass(frozen=True)
@@ -335,11 +246,11 @@ class RollRate:
     bucket: str  # the bucket the loans were in at the previous month end
     as_of: date
     loans: int  # in `bucket` at the previous month end
-    rolled: int  # of those, in a worse bucket at `as_of`
+    rolled: int | None  # of those, in a worse bucket at `as_of` (None: not known)
 
     @property
     def rate(self):
-        return ratio(self.rolled, self.loans)
+        return None if self.rolled is None else ratio(self.rolled, self.loans)
 
     @property
     def percent(self):
@@ -350,7 +261,12 @@ def roll_rates(history: list[Snapshot]) -> dict[str, list[RollRate]]:
     """For each bucket that can get worse (M0..M6), its roll rate into each month after the first."""
     return {
         bucket: [
-            RollRate(bucket=bucket, as_of=current.as_of, loans=previous.loans[bucket], rolled=current.rolled[bucket])
+            RollRate(
+                bucket=bucket,
+                as_of=current.as_of,
+                loans=previous.loans[bucket],
+                rolled=current.rolled[bucket] if current.previous_known else None,
+            )
             for previous, current in pairwise(history)
         ]
         for bucket in BUCKETS[:-1]
@@ -377,47 +293,46 @@ class MonthCount:
         return as_percent(self.rate)
 
 
-def _by_month(rows, months, make):
-    found = {row["month"]: row for row in rows}
-    return [make(month, found.get(month)) for month in months]
-
-
-def cure_rates(months: list[date]) -> list[MonthCount]:
-    """Cases opened per month, and how many of them have been resolved because the borrower paid."""
-    rows = (
-        CollectionCase.objects.filter(opened_on__gte=months[0])
-        .annotate(month=TruncMonth("opened_on"))
-        .values("month")
-        .annotate(
-            opened=Count("id"),
-            cured=Count("id", filter=Q(state=CaseState.RESOLVED, resolution_reason__in=CURED_REASONS)),
+def flows_by_month(snapshot: PortfolioSnapshot | None, months: list[date]) -> dict[date, dict]:
+    """The snapshot's flows summed by month (one query), every month in `months` present."""
+    names = [
+        "cases_opened",
+        "cases_cured",
+        "promises_kept",
+        "promises_partially_kept",
+        "promises_broken",
+        "recovered",
+    ]
+    found = {}
+    if snapshot is not None:
+        rows = (
+            PortfolioFlow.objects.filter(snapshot=snapshot, month__in=months)
+            .values("month")
+            .annotate(**{name: Sum(name) for name in names})
+            .order_by()
         )
-        .order_by()
-    )
-    return _by_month(
-        rows,
-        months,
-        lambda month, row: MonthCount(month=month, total=row["opened"] if row else 0, hits=row["cured"] if row else 0),
-    )
+        found = {row["month"]: row for row in rows}
+    empty = dict.fromkeys(names, 0) | {"recovered": ZERO}
+    return {month: found.get(month, empty) for month in months}
 
 
-def promise_outcomes(months: list[date]) -> list[MonthCount]:
+def cure_rates(flows: dict[date, dict]) -> list[MonthCount]:
+    """Cases opened per month, and how many of them have been resolved because the borrower paid."""
+    return [MonthCount(month=m, total=row["cases_opened"], hits=row["cases_cured"]) for m, row in flows.items()]
+
+
+def promise_outcomes(flows: dict[date, dict]) -> list[MonthCount]:
     """Judged promises per month they fell due: kept, partially kept, broken."""
-    by_status = {status: Count("id", filter=Q(status=status)) for status in JUDGED_PROMISES}
-    rows = (
-        PromiseToPay.objects.filter(promised_for__gte=months[0], status__in=JUDGED_PROMISES)
-        .annotate(month=TruncMonth("promised_for"))
-        .values("month")
-        .annotate(**by_status)
-        .order_by()
-    )
-
-    def make(month, row):
-        row = row or dict.fromkeys(JUDGED_PROMISES, 0)
-        kept, partial, broken = (row[s] for s in JUDGED_PROMISES)
-        return MonthCount(month=month, total=kept + partial + broken, hits=kept, partial=partial, misses=broken)
-
-    return _by_month(rows, months, make)
+    return [
+        MonthCount(
+            month=month,
+            total=row["promises_kept"] + row["promises_partially_kept"] + row["promises_broken"],
+            hits=row["promises_kept"],
+            partial=row["promises_partially_kept"],
+            misses=row["promises_broken"],
+        )
+        for month, row in flows.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -426,21 +341,9 @@ class MonthAmount:
     amount: Decimal
 
 
-def recovered_by_month(months: list[date]) -> list[MonthAmount]:
+def recovered_by_month(flows: dict[date, dict]) -> list[MonthAmount]:
     """Money received (net of reversals) on loans with a case open on the day it arrived."""
-    case_open_then = CollectionCase.objects.filter(
-        Q(closed_on__isnull=True) | Q(closed_on__gte=OuterRef("value_date")),
-        loan_id=OuterRef("loan_id"),
-        opened_on__lte=OuterRef("value_date"),
-    )
-    rows = (
-        Payment.objects.filter(Exists(case_open_then), value_date__gte=months[0])
-        .annotate(month=TruncMonth("value_date"))
-        .values("month")
-        .annotate(amount=Coalesce(Sum("amount"), ZERO))
-        .order_by()
-    )
-    return _by_month(rows, months, lambda month, row: MonthAmount(month=month, amount=row["amount"] if row else ZERO))
+    return [MonthAmount(month=month, amount=money_or_zero(row["recovered"])) for month, row in flows.items()]
 
 
 @dataclass(frozen=True)
@@ -451,8 +354,8 @@ class StateCount:
     is_open: bool
 
 
-def cases_by_state() -> list[StateCount]:
-    counts = dict(CollectionCase.objects.values_list("state").annotate(n=Count("id")).order_by())
+def cases_by_state(snapshot: PortfolioSnapshot | None) -> list[StateCount]:
+    counts = snapshot.cases_by_state if snapshot else {}
     return [
         StateCount(state=state.value, label=state.label, cases=counts.get(state, 0), is_open=state in OPEN_STATES)
         for state in CaseState
@@ -465,6 +368,8 @@ def cases_by_state() -> list[StateCount]:
 @dataclass(frozen=True)
 class Kpis:
     today: date
+    as_of: date | None  # the snapshot's business date; None before the first daily run
+    source: str  # how that snapshot was made (SnapshotSource)
     aging: list[BucketRow]
     overdue_rates: list[OverdueRatePoint]
     roll_rates: dict[str, list[RollRate]]
@@ -515,21 +420,61 @@ class Kpis:
         return self.promises[-1]
 
 
+def snapshot_rows(ends: list[date]) -> list[dict]:
+    """The snapshot rows of `ends` summed by date, bucket, previous bucket and class (one query)."""
+    rows = (
+        PortfolioSnapshotRow.objects.filter(snapshot__as_of__in=ends)
+        .values("snapshot__as_of", "aging_bucket", "previous_bucket", "regulatory_class")
+        .annotate(
+            n=Sum("loans"),
+            principal=Sum("principal_outstanding"),
+            arrears=Sum("overdue_amount"),
+            owed=Sum("exposure"),
+        )
+        .order_by()
+    )
+    return [
+        {
+            "as_of": row["snapshot__as_of"],
+            "aging_bucket": row["aging_bucket"],
+            "previous_bucket": row["previous_bucket"],
+            "regulatory_class": row["regulatory_class"],
+            "loans": row["n"],
+            "outstanding": money_or_zero(row["principal"]),
+            "overdue": money_or_zero(row["arrears"]),
+            "exposure": money_or_zero(row["owed"]),
+        }
+        for row in rows
+    ]
+
+
+def latest_snapshot(today: date) -> PortfolioSnapshot | None:
+    return PortfolioSnapshot.objects.filter(as_of__lte=today).order_by("-as_of").first()
+
+
 def kpis(today: date, months: int = MONTHS) -> Kpis:
-    """Everything the KPI page shows, in seven aggregate queries."""
-    starts = month_starts(today, months)
+    """Everything the KPI page shows, from the latest snapshot on or before `today` and the snapshots
+    of the month ends before it: three queries over grouped rows."""
+    snapshot = latest_snapshot(today)
+    as_of = snapshot.as_of if snapshot else today
     # One month end more than shown: the first month's roll rates start from the month before it.
-    history = book_history(month_ends(today, months + 1))
+    ends = month_ends(as_of, months + 1)
+    rows = snapshot_rows(ends) if snapshot else []
+    history = month_end_history(ends, rows)
+    latest = [row for row in rows if row["as_of"] == as_of]
+    flows = flows_by_month(snapshot, month_starts(as_of, months))
     return Kpis(
         today=today,
-        aging=aging_distribution(),
+        as_of=snapshot.as_of if snapshot else None,
+        source=snapshot.source if snapshot else "",
+        aging=aging_distribution(latest),
         overdue_rates=overdue_rates(history[1:]),
         roll_rates=roll_rates(history),
-        cure_rates=cure_rates(starts),
-        promises=promise_outcomes(starts),
-        recovered=recovered_by_month(starts),
-        cases_by_state=cases_by_state(),
-        provisions=provisions(),
+        cure_rates=cure_rates(flows),
+        promises=promise_outcomes(flows),
+        recovered=recovered_by_month(flows),
+        cases_by_state=cases_by_state(snapshot),
+        provisions=provisions(latest),
     )
 
 
@@ -568,7 +513,15 @@ class Queue:
 
 def queue_overview(*, officer_id: int | None = None, team_id: int | None = None) -> Queue:
     """Open cases by state × aging bucket × officer, optionally narrowed to one officer or team: one
-    GROUP BY for the cells and one query for the officers named in them."""
+    GROUP BY for the cells (kept a minute, collection.book_figures) and one query for the officers
+    named in them."""
+    cells = book_figures.cached(f"queue:{officer_id}:{team_id}", lambda: _queue_cells(officer_id, team_id))
+    officer_ids = {officer for _state, _bucket, officer in cells if officer is not None}
+    officers = get_user_model().objects.filter(pk__in=officer_ids).order_by("username").in_bulk() if officer_ids else {}
+    return Queue(cells=cells, officers=officers)
+
+
+def _queue_cells(officer_id, team_id) -> dict:
     cases = CollectionCase.objects.filter(state__in=OPEN_STATES)
     if officer_id:
         cases = cases.filter(officer_id=officer_id)
@@ -579,10 +532,7 @@ def queue_overview(*, officer_id: int | None = None, team_id: int | None = None)
         .annotate(cases=Count("id"), amount=Sum("loan__overdue_amount"))
         .order_by()
     )
-    cells = {
+    return {
         (row["state"], row["loan__aging_bucket"], row["officer_id"]): QueueCell(row["cases"], row["amount"] or ZERO)
         for row in rows
     }
-    officer_ids = {officer for _state, _bucket, officer in cells if officer is not None}
-    officers = get_user_model().objects.filter(pk__in=officer_ids).order_by("username").in_bulk() if officer_ids else {}
-    return Queue(cells=cells, officers=officers)

@@ -637,3 +637,105 @@ class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
     @transition(field=state, source=PlanState.ACTIVE, target=PlanState.DEFAULTED)
     def default(self):
         pass
+
+
+# --- Portfolio snapshots: what the KPI page reads ------------------------------------------------------
+
+
+class SnapshotSource(models.TextChoices):
+    RUN = "run", _("daily run")
+    LEDGER = "ledger", _("rebuilt from the ledger")
+
+
+def snapshot_sum(verbose_name):
+    """A sum over the book: two more digits than one loan's amount."""
+    return money_field(verbose_name, max_digits=18)
+
+
+class PortfolioSnapshot(models.Model):
+    """The book on one business date, as the daily run left it (collection/snapshots.py writes it after
+    the run; a run of the same date again replaces it). Its rows hold the loans grouped; its flows hold
+    the months' cases, promises and recoveries as known that day. Month ends before the first run are
+    rebuilt from the ledger (`source` says which), with only what the ledger keeps."""
+
+    as_of = models.DateField(_("business date"), unique=True)
+    source = models.CharField(_("source"), max_length=8, choices=SnapshotSource.choices, default=SnapshotSource.RUN)
+    written_at = models.DateTimeField(_("written at"), default=timezone.now)
+    cases_by_state = models.JSONField(_("cases by state"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("portfolio snapshot")
+        verbose_name_plural = _("portfolio snapshots")
+        ordering = ["-as_of"]
+
+    def __str__(self):
+        return str(self.as_of)
+
+
+class PortfolioSnapshotRow(models.Model):
+    """Loans on the book that share product, aging bucket, bucket at the previous month end, class,
+    stage, team and case state; with their count and amounts."""
+
+    snapshot = models.ForeignKey(PortfolioSnapshot, on_delete=models.CASCADE, related_name="rows")
+    product = models.ForeignKey(LoanProduct, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    aging_bucket = models.CharField(_("aging bucket"), max_length=2)
+    # The bucket at the previous month end, for roll rates; blank when the loan was not on the book
+    # then, or when that month end has no snapshot.
+    previous_bucket = models.CharField(_("bucket at the previous month end"), max_length=2, blank=True)
+    regulatory_class = models.PositiveSmallIntegerField(_("regulatory class"), null=True)  # null: rebuilt
+    ifrs9_stage = models.PositiveSmallIntegerField(_("IFRS 9 stage"), null=True)  # null: rebuilt
+    team = models.ForeignKey(Team, verbose_name=_("team"), null=True, on_delete=models.SET_NULL, related_name="+")
+    case_state = models.CharField(_("case state"), max_length=16, blank=True)  # blank: no open case
+    loans = models.PositiveIntegerField(_("loans"))
+    principal_outstanding = snapshot_sum(_("principal outstanding"))
+    # With penalty, as the daily run set it; rows rebuilt from the ledger hold contractual arrears only.
+    overdue_amount = snapshot_sum(_("overdue amount"))
+    exposure = snapshot_sum(_("exposure"))
+
+    class Meta:
+        verbose_name = _("portfolio snapshot row")
+        verbose_name_plural = _("portfolio snapshot rows")
+
+    def __str__(self):
+        return f"{self.snapshot_id} {self.aging_bucket}: {self.loans}"
+
+
+class PortfolioFlow(models.Model):
+    """One month's flows by product and team, as known on the snapshot's date: cases opened in the
+    month and how many of them have since been cured, promises falling due in it by outcome, and the
+    money recovered in it on loans with a case open."""
+
+    snapshot = models.ForeignKey(PortfolioSnapshot, on_delete=models.CASCADE, related_name="flows")
+    month = models.DateField(_("month"))
+    product = models.ForeignKey(LoanProduct, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(Team, verbose_name=_("team"), null=True, on_delete=models.SET_NULL, related_name="+")
+    cases_opened = models.PositiveIntegerField(_("cases opened"), default=0)
+    cases_cured = models.PositiveIntegerField(_("cases cured"), default=0)
+    promises_kept = models.PositiveIntegerField(_("promises kept"), default=0)
+    promises_partially_kept = models.PositiveIntegerField(_("promises partially kept"), default=0)
+    promises_broken = models.PositiveIntegerField(_("promises broken"), default=0)
+    recovered = snapshot_sum(_("recovered"))
+
+    class Meta:
+        verbose_name = _("portfolio flow")
+        verbose_name_plural = _("portfolio flows")
+
+    def __str__(self):
+        return f"{self.snapshot_id} {self.month:%Y-%m}"
+
+
+class MonthEndBucket(models.Model):
+    """A loan's aging bucket at a month end, kept for the loans in arrears then (a loan on the book and
+    not listed was current). The next month's snapshots read it for roll rates."""
+
+    pk = models.CompositePrimaryKey("as_of", "loan_id")
+    as_of = models.DateField(_("month end"))
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="+")
+    bucket = models.CharField(_("aging bucket"), max_length=2)
+
+    class Meta:
+        verbose_name = _("month-end bucket")
+        verbose_name_plural = _("month-end buckets")
+
+    def __str__(self):
+        return f"{self.as_of} {self.loan_id}: {self.bucket}"

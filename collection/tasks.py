@@ -3,12 +3,12 @@
 import math
 from datetime import date
 
-from celery import group, shared_task
+from celery import chord, group, shared_task
 from django.conf import settings
 
 from core.dates import business_today
 
-from . import daily, reminders
+from . import daily, reminders, snapshots
 
 
 @shared_task
@@ -18,11 +18,22 @@ def run_daily_chunk(as_of: str, first_id: int, last_id: int) -> dict:
 
 
 @shared_task
+def write_snapshot(_chunks=None, as_of: str | None = None) -> dict:
+    """The day's portfolio snapshot, once every chunk of the run is done (the chord's body)."""
+    written = snapshots.snapshot_write(date.fromisoformat(as_of) if as_of else business_today())
+    return {"as_of": written.as_of.isoformat(), "rows": written.rows, "flows": written.flows}
+
+
+@shared_task
 def dispatch_daily_run(as_of: str | None = None, chunk_size: int = daily.DEFAULT_CHUNK) -> int:
-    """The nightly beat entry: one task per loan id range, so more workers finish sooner."""
+    """The nightly beat entry: one task per loan id range, so more workers finish sooner, then the
+    portfolio snapshot (a chord: it waits for every chunk, and is not written if one fails)."""
     day = as_of or business_today().isoformat()
     ranges = daily.loan_id_ranges(chunk_size)
-    group(run_daily_chunk.s(day, low, high) for low, high in ranges).apply_async()
+    if ranges:
+        chord(group(run_daily_chunk.s(day, low, high) for low, high in ranges))(write_snapshot.s(as_of=day))
+    else:
+        write_snapshot.delay(as_of=day)  # an empty book still has a (empty) snapshot
     return len(ranges)
 
 

@@ -6,7 +6,8 @@ from .money import ZERO
 def money_field(verbose_name, **kwargs):
     """A yuan amount with two places; sixteen digits hold any loan book we will see."""
     kwargs.setdefault("default", ZERO)
-    return models.DecimalField(verbose_name, max_digits=16, decimal_places=2, **kwargs)
+    kwargs.setdefault("max_digits", 16)
+    return models.DecimalField(verbose_name, decimal_places=2, **kwargs)
 
 
 def rate_field(verbose_name, **kwargs):

@@ -11,14 +11,21 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from collection import daily, kpis
+from collection import daily, kpis, ledger_history, snapshots
 from collection.choices import CaseState, PromiseStatus, ResolutionReason
-from collection.models import PromiseToPay, Team
+from collection.models import (
+    MonthEndBucket,
+    PortfolioFlow,
+    PortfolioSnapshot,
+    PromiseToPay,
+    SnapshotSource,
+    Team,
+)
 from core.dates import business_today
 from loans.choices import LoanStatus, PaymentChannel, RegulatoryClass
 from loans.models import Installment, Loan
 from loans.services import loan_refresh_balances, payment_post, payment_reverse
-from tests.collection.factories import make_case, make_officer
+from tests.collection.factories import make_case, make_manager, make_officer
 from tests.loans.factories import LoanProductFactory, make_loan
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -74,7 +81,7 @@ def test_month_ends_run_to_the_last_day_and_the_current_month_to_today():
 
 
 def test_the_book_at_each_month_end_is_rebuilt_from_due_dates_and_allocation_dates(book):
-    jan, feb, mar, apr = kpis.book_history(kpis.month_ends(TODAY, 4))
+    jan, feb, mar, apr = ledger_history.book_history(kpis.month_ends(TODAY, 4))
     p1, p2, p3 = book["principal"]
     assert dict(jan.loans) == {"M0": 4}
     assert jan.total_outstanding == D("48000.00")
@@ -91,14 +98,36 @@ def test_the_book_at_each_month_end_is_rebuilt_from_due_dates_and_allocation_dat
 
 
 def test_the_latest_month_end_agrees_with_the_daily_run(book):
-    *_, today = kpis.book_history(kpis.month_ends(TODAY, 2))
-    aging = {row.bucket: row.loans for row in kpis.aging_distribution() if row.loans}
+    *_, today = ledger_history.book_history(kpis.month_ends(TODAY, 2))
+    aging = {row.bucket: row.loans for row in kpis.kpis(TODAY).aging if row.loans}
     assert dict(today.loans) == aging == {"M0": 2, "M3": 1}
 
 
+def history_from_snapshots(months=4):
+    data = kpis.kpis(TODAY, months=months - 1)
+    return data, kpis.month_end_history(
+        kpis.month_ends(TODAY, months), kpis.snapshot_rows(kpis.month_ends(TODAY, months))
+    )
+
+
+def test_month_ends_before_the_first_run_are_rebuilt_from_the_ledger(book):
+    rebuilt = snapshots.snapshots_rebuild(snapshots.month_ends_before(TODAY, 3))
+    assert rebuilt == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]
+    assert snapshots.snapshots_rebuild(snapshots.month_ends_before(TODAY, 3)) == []  # nothing missing now
+    assert PortfolioSnapshot.objects.get(as_of=date(2026, 3, 31)).source == SnapshotSource.LEDGER
+    _data, history = history_from_snapshots()
+    ledger = ledger_history.book_history(kpis.month_ends(TODAY, 4))
+    for snapshot, rebuilt_from_ledger in zip(history, ledger, strict=True):
+        assert dict(snapshot.loans) == dict(rebuilt_from_ledger.loans)
+        assert snapshot.total_outstanding == rebuilt_from_ledger.total_outstanding
+    # B was in M2 at the end of March, written down for April's roll rates.
+    assert MonthEndBucket.objects.get(as_of=date(2026, 3, 31)).loan_id == book["b"].pk
+
+
 def test_overdue_rate_is_overdue_loans_principal_over_the_books(book):
-    history = kpis.book_history(kpis.month_ends(TODAY, 4))
-    jan, feb, mar, apr = kpis.overdue_rates(history)
+    snapshots.snapshots_rebuild(snapshots.month_ends_before(TODAY, 3))
+    snapshots.snapshot_write(TODAY)  # April's snapshot reads March's buckets
+    jan, feb, mar, apr = kpis.kpis(TODAY, months=4).overdue_rates
     p1, p2, p3 = book["principal"]
     assert jan.rate == 0
     assert feb.rate == D("24000.00") / (D("48000.00") - 2 * p1)
@@ -109,7 +138,9 @@ def test_overdue_rate_is_overdue_loans_principal_over_the_books(book):
 
 
 def test_roll_rates_follow_each_bucket_into_the_next_month_end(book):
-    rolls = kpis.roll_rates(kpis.book_history(kpis.month_ends(TODAY, 4)))
+    snapshots.snapshots_rebuild(snapshots.month_ends_before(TODAY, 4))
+    snapshots.snapshot_write(TODAY)
+    rolls = kpis.kpis(TODAY, months=3).roll_rates
     into = {bucket: [(r.as_of.month, r.rolled, r.loans) for r in rolls[bucket]] for bucket in ("M0", "M1", "M2")}
     # Into February 2 of the 4 current loans rolled (B, E); later nobody current fell behind.
     assert into["M0"] == [(2, 2, 4), (3, 0, 2), (4, 0, 2)]
@@ -120,10 +151,69 @@ def test_roll_rates_follow_each_bucket_into_the_next_month_end(book):
     assert rolls["M1"][0].rate is None  # nothing in the bucket: no rate, not 0%
 
 
+def test_snapshots_written_night_by_night_agree_with_the_ledger():
+    """The book lived day by day, the daily run on each month end and today: its snapshots give the
+    figures the ledger gives afterwards, and the roll rates from the month-end buckets it kept."""
+    product = LoanProductFactory(code="consumer")
+    with at(date(2026, 1, 15)):
+        a, _b, c = (make_loan(product=product) for _ in range(3))
+
+    def run(day):
+        with at(day, 1):
+            daily.run_daily(as_of=day)
+
+    run(date(2026, 1, 31))
+    pay(a, date(2026, 2, 15), contract_due(a, 1), "A-1")
+    run(date(2026, 2, 28))  # B and C 13 days past due
+    pay(c, date(2026, 3, 10), contract_due(c, 1) + contract_due(c, 2) + D("500.00"), "C-1")
+    pay(a, date(2026, 3, 15), contract_due(a, 2), "A-2")
+    run(date(2026, 3, 31))  # B 44 days; C caught up
+    pay(a, date(2026, 4, 15), contract_due(a, 3), "A-3")
+    run(TODAY)  # C's third instalment, due on the 15th, is not covered by the ¥500 it paid ahead
+    data = kpis.kpis(TODAY, months=3)
+    ends = kpis.month_ends(TODAY, 4)
+    ledger = ledger_history.book_history(ends)
+    lived = kpis.month_end_history(ends, kpis.snapshot_rows(ends))
+    for snapshot, from_ledger in zip(lived, ledger, strict=True):
+        assert dict(snapshot.loans) == dict(from_ledger.loans)
+        assert snapshot.total_outstanding == from_ledger.total_outstanding
+        assert dict(snapshot.rolled) == dict(from_ledger.rolled)
+    assert [r.rolled for r in data.roll_rates["M0"]] == [2, 0, 1]
+    assert [r.rolled for r in data.roll_rates["M1"]] == [0, 1, 0]
+    assert [p.rate for p in data.overdue_rates] == [p.rate for p in kpis.overdue_rates(ledger[1:])]
+
+
+def test_a_month_end_without_a_snapshot_has_no_roll_rate(book):
+    snapshots.snapshot_write(TODAY)  # no snapshot of 31 March
+    data = kpis.kpis(TODAY, months=2)
+    assert data.roll_rates["M0"][-1].rate is None
+    assert data.overdue_rates[0].rate is None  # March: nothing known, not 0%
+    assert data.overdue_rates[-1].rate is not None
+
+
+def test_writing_a_date_again_replaces_its_snapshot(book):
+    first = snapshots.snapshot_write(TODAY)
+    Loan.objects.filter(pk=book["b"].pk).update(aging_bucket="M4")
+    again = snapshots.snapshot_write(TODAY)
+    assert (again.rows, again.flows) == (first.rows, first.flows)
+    assert PortfolioSnapshot.objects.filter(as_of=TODAY).count() == 1
+    aging = {row.bucket: row.loans for row in kpis.kpis(TODAY).aging if row.loans}
+    assert aging == {"M0": 2, "M4": 1}
+
+
+def test_before_the_first_run_the_page_has_no_figures():
+    data = kpis.kpis(TODAY)
+    assert data.as_of is None
+    assert data.overdue_amount == 0 and data.open_cases == 0
+    assert {point.rate for point in data.overdue_rates} == {None}
+
+
 def test_an_empty_book_has_no_rates():
-    history = kpis.book_history(kpis.month_ends(TODAY, 2))
-    assert [point.rate for point in kpis.overdue_rates(history)] == [None, None]
-    assert kpis.roll_rates(history)["M0"][0].rate is None
+    snapshots.snapshot_write(TODAY)
+    data = kpis.kpis(TODAY, months=1)
+    assert data.as_of == TODAY
+    assert [point.rate for point in data.overdue_rates] == [None]
+    assert data.roll_rates["M0"][0].rate is None
 
 
 def test_aging_distribution_counts_loans_on_the_book_with_their_amounts():
@@ -133,7 +223,8 @@ def test_aging_distribution_counts_loans_on_the_book_with_their_amounts():
     rows += [("M3", D("900.00"), LoanStatus.OVERDUE), ("M0", D("0"), LoanStatus.PAID_OFF)]
     for loan, (bucket, overdue, status) in zip(loans, rows, strict=True):
         Loan.objects.filter(pk=loan.pk).update(aging_bucket=bucket, overdue_amount=overdue, status=status)
-    aging = {row.bucket: row for row in kpis.aging_distribution()}
+    snapshots.snapshot_write(TODAY)
+    aging = {row.bucket: row for row in kpis.kpis(TODAY).aging}
     assert list(aging) == ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7"]
     assert (aging["M1"].loans, aging["M1"].overdue_amount) == (2, D("150.50"))
     assert (aging["M3"].loans, aging["M3"].overdue_amount) == (1, D("900.00"))
@@ -143,17 +234,22 @@ def test_aging_distribution_counts_loans_on_the_book_with_their_amounts():
 
 def test_cure_rate_is_the_share_of_a_months_new_cases_since_cured():
     resolved = {"state": CaseState.RESOLVED, "closed_on": date(2026, 3, 20)}
-    make_case(state=CaseState.RESOLVED, opened_on=date(2026, 2, 16), resolution_reason=ResolutionReason.CURED)
+    make_case(opened_on=date(2026, 2, 16), resolution_reason=ResolutionReason.CURED, **resolved)
     make_case(state=CaseState.MINOR, opened_on=date(2026, 2, 20))
     make_case(opened_on=date(2026, 3, 2), resolution_reason=ResolutionReason.PAID_IN_FULL, **resolved)
     make_case(opened_on=date(2026, 3, 3), resolution_reason=ResolutionReason.SETTLED, **resolved)
     make_case(state=CaseState.WRITTEN_OFF, opened_on=date(2026, 3, 4), closed_on=date(2026, 3, 30))
-    make_case(state=CaseState.RESOLVED, opened_on=date(2026, 1, 5), resolution_reason=ResolutionReason.CURED)
-    feb, mar, apr = kpis.cure_rates(kpis.month_starts(TODAY, 3))  # January is outside the window
+    make_case(opened_on=date(2026, 1, 5), resolution_reason=ResolutionReason.CURED, **resolved)
+    snapshots.snapshot_write(TODAY)
+    feb, mar, apr = kpis.kpis(TODAY, months=3).cure_rates  # January is outside the window
     assert (feb.hits, feb.total, feb.rate) == (1, 2, D("0.5"))
     assert (mar.hits, mar.total) == (1, 3)
     assert mar.percent == D("33.3")
     assert (apr.total, apr.rate, apr.percent) == (0, None, None)
+    # As known on 15 March, before the two cures of the 20th.
+    snapshots.snapshot_write(date(2026, 3, 15))
+    feb, mar = kpis.kpis(date(2026, 3, 15), months=2).cure_rates
+    assert (feb.hits, feb.total, mar.hits, mar.total) == (0, 2, 0, 3)
 
 
 def test_promise_kept_rate_counts_judged_promises_by_the_month_they_fell_due():
@@ -169,7 +265,8 @@ def test_promise_kept_rate_counts_judged_promises_by_the_month_they_fell_due():
     ]
     for promised_for, status in outcomes:
         PromiseToPay.objects.create(case=case, amount=D("500.00"), promised_for=promised_for, status=status)
-    feb, mar, apr = kpis.promise_outcomes(kpis.month_starts(TODAY, 3))
+    snapshots.snapshot_write(TODAY)
+    feb, mar, apr = kpis.kpis(TODAY, months=3).promises
     assert (mar.hits, mar.partial, mar.misses, mar.total) == (2, 1, 1, 4)
     assert mar.rate == D("0.5")
     assert (feb.hits, feb.total, feb.rate) == (0, 1, 0)
@@ -192,10 +289,21 @@ def test_recovered_amount_counts_net_payments_while_a_case_was_open():
     bounced = pay(still_open.loan, date(2026, 3, 16), D("50.00"), "open-2")
     with at(date(2026, 3, 20)):
         payment_reverse(actor="system", payment=bounced, reason="bounced")
-    feb, mar, apr = kpis.recovered_by_month(kpis.month_starts(TODAY, 3))
+    snapshots.snapshot_write(TODAY)
+    feb, mar, apr = kpis.kpis(TODAY, months=3).recovered
     assert feb.amount == D("200.00")
     assert mar.amount == D("400.00")  # 300 + 100 + 50 - 50
     assert apr.amount == 0
+
+
+def test_flows_are_kept_by_product_and_team():
+    team = Team.objects.create(name="A")
+    consumer, car = LoanProductFactory(code="consumer"), LoanProductFactory(code="car")
+    make_case(state=CaseState.MINOR, opened_on=date(2026, 4, 2), team=team, loan=make_loan(product=consumer))
+    make_case(state=CaseState.MINOR, opened_on=date(2026, 4, 3), loan=make_loan(product=car))
+    snapshots.snapshot_write(TODAY)
+    flows = PortfolioFlow.objects.filter(snapshot__as_of=TODAY, month=date(2026, 4, 1))
+    assert {(f.product_id, f.team_id, f.cases_opened) for f in flows} == {(consumer.pk, team.pk, 1), (car.pk, None, 1)}
 
 
 def test_provisions_apply_each_class_rate_to_the_exposure_of_the_book():
@@ -216,13 +324,14 @@ def test_provisions_apply_each_class_rate_to_the_exposure_of_the_book():
             penalty_outstanding=penalty,
             status=status,
         )
-    provisions = {row.regulatory_class: row for row in kpis.provisions()}
+    snapshots.snapshot_write(TODAY)
+    with at(TODAY):
+        data = kpis.kpis(TODAY)
+    provisions = {row.regulatory_class: row for row in data.provisions}
     assert list(provisions) == [1, 2, 3, 4, 5]
     assert (provisions[2].loans, provisions[2].exposure, provisions[2].specific) == (1, D("10150.00"), D("203.00"))
     assert provisions[3].specific == D("2000.00")  # 25% of 8,000.01, to the fen (half up)
     assert (provisions[5].loans, provisions[5].specific) == (1, D("5000.00"))
-    with at(TODAY):
-        data = kpis.kpis(TODAY)
     assert data.exposure == D("23150.01") and data.specific_provision == D("7203.00")
     assert data.general_provision == D("231.50")
     assert data.npl_ratio == D("56.2")  # 13,000.01 of 23,150.01
@@ -234,6 +343,8 @@ def test_cases_by_state_and_the_tiles():
     make_case(state=CaseState.SERIOUS)
     make_case(state=CaseState.RESOLVED, closed_on=date(2026, 4, 2), resolution_reason=ResolutionReason.CURED)
     with at(TODAY):
+        snapshots.snapshot_write(TODAY)
+        make_case(state=CaseState.LEGAL)  # after the snapshot: tomorrow's figures
         data = kpis.kpis(TODAY)
     counts = {row.state: row.cases for row in data.cases_by_state}
     assert counts[CaseState.MINOR] == counts[CaseState.SERIOUS] == counts[CaseState.RESOLVED] == 1
@@ -242,6 +353,16 @@ def test_cases_by_state_and_the_tiles():
     assert len(data.overdue_rates) == len(data.cure_rates) == len(data.roll_rates["M0"]) == kpis.MONTHS
     assert data.overdue_rates[-1].as_of == TODAY
     assert data.cure_rate_this_month.month == date(2026, 4, 1)
+
+
+def test_the_nightly_task_writes_the_snapshot_after_the_chunks(book):
+    from collection.tasks import dispatch_daily_run
+
+    with at(TODAY, 1):
+        dispatch_daily_run.delay(chunk_size=2).get()  # eager in tests: chunks, then the chord's body
+    snapshot = PortfolioSnapshot.objects.get(as_of=TODAY)
+    assert snapshot.source == SnapshotSource.RUN
+    assert sum(snapshot.rows.values_list("loans", flat=True)) == 3
 
 
 def test_the_queue_groups_open_cases_by_state_bucket_and_officer():
@@ -264,3 +385,18 @@ def test_the_queue_groups_open_cases_by_state_bucket_and_officer():
     assert set(queue.officers) == {o1.pk, o2.pk}
     assert kpis.queue_overview(officer_id=o1.pk).total().cases == 2
     assert kpis.queue_overview(team_id=team.pk).total().cases == 1
+
+
+def test_the_whole_books_figures_are_kept_a_minute_and_dropped_when_a_manager_reassigns(settings):
+    settings.BOOK_FIGURES_CACHE_SECONDS = 60
+    o1, o2 = make_officer("o1"), make_officer("o2")
+    case = make_case(state=CaseState.MINOR, officer=o1)
+    assert kpis.queue_overview().total(officer=o1.pk).cases == 1
+    make_case(state=CaseState.MINOR, officer=o1)  # a case opened since: shown within the minute
+    assert kpis.queue_overview().total(officer=o1.pk).cases == 1
+    from collection import services
+
+    services.cases_reassign(actor=make_manager("boss"), case_ids=[case.pk], officer=o2)
+    queue = kpis.queue_overview()
+    assert (queue.total(officer=o1.pk).cases, queue.total(officer=o2.pk).cases) == (1, 1)
+    assert queue.officers[o2.pk].username == "o2"

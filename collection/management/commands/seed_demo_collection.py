@@ -1,8 +1,8 @@
 """`manage.py seed_demo_collection`: the collection side of the demo. A team serving every product
-with the demo officers in it (the demo manager leads it), then the daily run for each of the last
-`--history-days` days up to today, so the demo opens with cases in the officers' worklists and a
-history of cases opened and cured for the KPI page. Safe to run again: it adds nothing that is there
-already."""
+with the demo officers in it (the demo manager leads it), then the month ends of the year before
+rebuilt from the ledger and the daily run for each of the last `--history-days` days up to today, so
+the demo opens with cases in the officers' worklists and a year of history on the KPI page. Safe to
+run again: it adds nothing that is there already."""
 
 from datetime import timedelta
 
@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from collection import daily
+from collection import daily, snapshots
 from collection.models import CollectionCase, Team
 from core.dates import business_today
 from loans.models import LoanProduct
@@ -41,6 +41,8 @@ class Command(BaseCommand):
             self.stdout.write("Cases exist already: the daily run is left to beat.")
             return
         today = business_today()
+        # The month ends before the replayed days, from the ledger, so the KPI page has a year behind it.
+        snapshots.snapshots_rebuild(snapshots.month_ends_before(today - timedelta(days=max(history_days, 0))))
         for days_ago in range(max(history_days, 0), 0, -1):
             daily.run_daily(as_of=today - timedelta(days=days_ago))
         if history_days > 0:
