@@ -5,12 +5,15 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
 from . import validators
 from .choices import BorrowerKind, Channel, Language, Relation, RiskGrade
+
+SHOWN_DIGITS = 4  # a masked phone or ID number shows its last four (尾号), and search matches them
 
 
 class Borrower(TimeStampedModel):
@@ -72,6 +75,11 @@ class Borrower(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["kind", "id_number"], name="borrower_unique_id_number_per_kind"),
         ]
+        # The worklist's search by the last four of the phone or ID number (what the masked value shows).
+        indexes = [
+            models.Index(Right("phone", SHOWN_DIGITS), name="borrower_phone_end_idx"),
+            models.Index(Right("id_number", SHOWN_DIGITS), name="borrower_id_number_end_idx"),
+        ]
 
     def __str__(self):
         return self.name
@@ -97,12 +105,12 @@ class Borrower(TimeStampedModel):
     @property
     def masked_id_number(self):
         value = self.id_number or ""
-        return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else value
+        return value[:4] + "*" * max(len(value) - 8, 0) + value[-SHOWN_DIGITS:] if len(value) > 8 else value
 
     @property
     def masked_phone(self):
         value = self.phone or ""
-        return value[:-8] + "****" + value[-4:] if len(value) >= 11 else value
+        return value[:-8] + "****" + value[-SHOWN_DIGITS:] if len(value) >= 11 else value
 
 
 class ContactPoint(TimeStampedModel):

@@ -21,6 +21,7 @@ from loans.services import loan_transfer, loan_write_off
 from webhooks.services import event_publish
 
 from . import rules
+from .book_figures import book_figures_changed
 from .choices import (
     ApprovalAction,
     ApprovalStatus,
@@ -397,6 +398,10 @@ def cases_reassign(*, actor, case_ids: list[int], officer, reason: str = "") -> 
             )
             for case in cases
         )
+        # The queue's cached cells name the old officers: dropped now, and again once the change is
+        # visible to others (a view in between would cache the old figures).
+        book_figures_changed()
+        transaction.on_commit(book_figures_changed)
     return list(CollectionCase.objects.filter(pk__in=case_ids).order_by("pk"))
 
 

@@ -1,8 +1,15 @@
 """The dashboard's case list (django-tables2): sortable columns over collection.selectors.worklist,
-50 rows a page. Every sort ends on the case id, so a page never repeats or skips a row."""
+50 rows a page. Every sort ends on the case id, so a page never repeats or skips a row.
+
+django-tables2 draws the header, the sorting and the pages. The rows are drawn here (`html_rows`),
+one small function per column: its own per-cell machinery (a signature inspected for every cell, a
+template compiled for every date) took most of the worklist's server time."""
 
 import django_tables2 as tables
 from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +19,7 @@ from .models import CollectionCase
 from .templatetags.dashboard_nav import person
 
 PER_PAGE = 50
+EMPTY = "—"  # an empty cell, as django-tables2 draws one
 SELECT_ALL = "document.querySelectorAll('input[name=case_ids]').forEach(box => box.checked = this.checked)"
 
 
@@ -38,12 +46,9 @@ class CaseTable(tables.Table):
         orderable=False,
     )
     id = tables.Column(verbose_name="#", linkify=("dashboard:case", {"pk": tables.A("pk")}), attrs=cells("num", "id"))
-    state = tables.TemplateColumn(
-        verbose_name=_("State"), template_name="collection/_state_badge.html", order_by=("state", "id")
-    )
-    severity = tables.TemplateColumn(
-        verbose_name=_("Severity"), template_name="collection/_severity_badge.html", order_by=("severity", "id")
-    )
+    # Badges drawn by render_* methods: a template per cell cost more than the rest of the row.
+    state = tables.Column(verbose_name=_("State"), order_by=("state", "id"))
+    severity = tables.Column(verbose_name=_("Severity"), order_by=("severity", "id"), empty_values=())
     days_past_due = tables.Column(
         verbose_name=_("DPD"),
         accessor="loan__days_past_due",
@@ -59,10 +64,8 @@ class CaseTable(tables.Table):
         order_by=("loan__overdue_amount", "id"),
         attrs=cells("num"),
     )
-    last_contact_at = tables.DateTimeColumn(
-        verbose_name=_("Last contact"), format="m-d H:i", order_by=("last_contact_at", "id")
-    )
-    next_promise_due = tables.DateColumn(verbose_name=_("Promise due"), format="Y-m-d")
+    last_contact_at = tables.Column(verbose_name=_("Last contact"), order_by=("last_contact_at", "id"))
+    next_promise_due = tables.Column(verbose_name=_("Promise due"))
     borrower = tables.Column(
         verbose_name=_("Borrower"),
         accessor="loan__borrower__name",
@@ -108,17 +111,77 @@ class CaseTable(tables.Table):
             kwargs["exclude"] = ("select", "officer")
         super().__init__(*args, **kwargs)
 
-    def render_officer(self, record):
-        return person(record.officer)
+    draws_rows = True  # collection/_table.html draws html_rows instead of django-tables2's cells
 
-    def render_overdue_amount(self, value):
-        return yuan(value)
+    def html_rows(self) -> list[list[tuple[str, str]]]:
+        """The page's rows, each a list of (the cell's classes, its HTML) in the columns' order."""
+        columns = [(column.name, column.column.attrs.get("td", {}).get("class", "")) for column in self.columns]
+        draw = {name: getattr(self, f"cell_{name}") for name, _classes in columns}
+        return [[(classes, draw[name](row.record)) for name, classes in columns] for row in self.paginated_rows]
 
-    def render_aging_bucket(self, value, record):
-        # The code (M2) in the cell, its meaning (31-60 days) on hover: the column stays narrow.
+    @staticmethod
+    def cell_select(case):
         return format_html(
-            '<span title="{}">{}</span>', record.loan.get_aging_bucket_display(), record.loan.aging_bucket
+            '<input type="checkbox" name="case_ids" value="{}" form="reassign-form" aria-label="{}">',
+            case.pk,
+            _("Select case"),
         )
+
+    @staticmethod
+    def cell_id(case):
+        return format_html('<a href="{}">{}</a>', reverse("dashboard:case", args=[case.pk]), case.pk)
+
+    @staticmethod
+    def cell_state(case):
+        return format_html('<span class="badge badge-{}">{}</span>', case.state, case.get_state_display())
+
+    @staticmethod
+    def cell_severity(case):
+        if not case.severity:
+            return format_html('<span class="muted">{}</span>', EMPTY)
+        return format_html('<span class="badge badge-{}">{}</span>', case.severity, case.get_severity_display())
+
+    @staticmethod
+    def cell_days_past_due(case):
+        return case.loan.days_past_due
+
+    @staticmethod
+    def cell_aging_bucket(case):
+        # The code (M2) in the cell, its meaning (31-60 days) on hover: the column stays narrow.
+        return format_html('<span title="{}">{}</span>', case.loan.get_aging_bucket_display(), case.loan.aging_bucket)
+
+    @staticmethod
+    def cell_overdue_amount(case):
+        return yuan(case.loan.overdue_amount)
+
+    @staticmethod
+    def cell_last_contact_at(case):
+        moment = case.last_contact_at
+        return format_date(timezone.localtime(moment), "m-d H:i") if moment else EMPTY
+
+    @staticmethod
+    def cell_next_promise_due(case):
+        return format_date(case.next_promise_due, "Y-m-d") if case.next_promise_due else EMPTY
+
+    @staticmethod
+    def cell_borrower(case):
+        return format_html('<a href="{}">{}</a>', reverse("dashboard:case", args=[case.pk]), case.loan.borrower.name)
+
+    @staticmethod
+    def cell_loan(case):
+        return case.loan.external_id
+
+    @staticmethod
+    def cell_product(case):
+        return case.loan.product.name
+
+    @staticmethod
+    def cell_officer(case):
+        return person(case.officer) or EMPTY
+
+    @staticmethod
+    def cell_priority_score(case):
+        return case.priority_score
 
     def order_next_promise_due(self, queryset, is_descending):
         # Cases without a pending promise sort last whichever way the column is sorted.

@@ -117,6 +117,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # Celery and the management commands run without one (their work has its own limits:
 # CELERY_TASK_TIME_LIMIT).
 DB_STATEMENT_TIMEOUT = env("DB_STATEMENT_TIMEOUT", default="25s")
+# How long the whole book's live figures (queue cells, the manager's worklist counts) are kept in the
+# cache; 0 reads them on every view (collection/book_figures.py).
+BOOK_FIGURES_CACHE_SECONDS = env.int("BOOK_FIGURES_CACHE_SECONDS", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -16,6 +16,7 @@ STORAGES = {
 # Each test process its own cache, emptied before every test (tests/conftest.py); tests/core/test_auth.py
 # checks the Redis cache the product uses when REDIS_URL is set.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+BOOK_FIGURES_CACHE_SECONDS = 0  # tests read figures right after writing them (one test turns it on)
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: tests never run collectstatic
 # Tests read messages in English (the source language); tests/core/test_i18n.py checks the Chinese.
 LANGUAGE_CODE = "en"
