@@ -21,7 +21,8 @@ The first run prepares the book for people to work in, and keeps it (later runs 
 
 Then gunicorn starts with `config.settings.production` (`config/gunicorn.py`: 2 x cores + 1 workers,
 DEBUG off, static files collected into var/bench/static) and the people work for --seconds, each with
-a pause of 1-3 s (--think) between requests, as someone reading a page would:
+a pause of 5-15 s (--think) between requests, as someone reading a page or on the phone would, and
+the gateways 1-3 s between payments (--gateway-think: 10 gateways post about 5 payments a second):
 
 - an officer opens the worklist, one of their cases, logs a call that reached the borrower and a
   promise to pay (each POST answered by a redirect to the case page, which counts as a case page);
@@ -46,6 +47,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,7 +69,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.api import free_port, stop_server  # noqa: E402
+from bench.api import children, cpu_seconds, free_port, stop_server  # noqa: E402
 from collection import snapshots  # noqa: E402
 from collection.choices import CaseState, PromiseStatus  # noqa: E402
 from collection.models import CollectionCase, PortfolioSnapshot, Team  # noqa: E402
@@ -295,8 +297,8 @@ def sign_in(base, username):
     return session
 
 
-def officer(base, name, cases, record, until, think):
-    session = sign_in(base, name)
+def officer(base, session, cases, record, until, think):
+    think()
     while time.monotonic() < until:
         record.timed("worklist", session.get, base + "/cases/")
         think()
@@ -334,8 +336,8 @@ def officer(base, name, cases, record, until, think):
         think()
 
 
-def manager(base, name, searches, record, until, think):
-    session = sign_in(base, name)
+def manager(base, session, searches, record, until, think):
+    think()
     pages = [
         ("queue", "/manager/queue/"),
         ("approvals", "/manager/approvals/"),
@@ -351,9 +353,9 @@ def manager(base, name, searches, record, until, think):
         think()
 
 
-def gateway(base, token, loans, record, until, think):
-    session = requests.Session()
-    headers = {"Authorization": f"Token {token}"}
+def gateway(base, session, loans, record, until, think):
+    think()
+    headers = {"Authorization": f"Token {session.token}"}
     while time.monotonic() < until:
         body = {
             "loan": random.choice(loans),
@@ -369,25 +371,52 @@ def gateway(base, token, loans, record, until, think):
 # --- Rounds ---------------------------------------------------------------------------------------------
 
 
-def run_round(base, crowd, seconds, think_range):
-    """Everyone at once for `seconds`; returns the recorder."""
-    record = Recorder()
-    low, high = think_range
+def machine_cpu_seconds():
+    """CPU seconds every process on the machine has spent (user, nice, system), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return sum(int(value) for value in fields[:3]) / os.sysconf("SC_CLK_TCK")
 
-    def think():
-        time.sleep(random.uniform(low, high))
+
+def run_round(base, crowd, seconds, server):
+    """Everyone at once for `seconds`; returns the recorder, with the CPU seconds the web workers,
+    this client and everything else on the machine (PostgreSQL, mostly) spent (`record.cpu`)."""
+    record = Recorder()
 
     until = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=work, args=(base, who, what, record, until, think), daemon=True)
-        for work, who, what in crowd
+        threading.Thread(target=work, args=(base, who, what, record, until, pause(think)), daemon=True)
+        for work, who, what, think in crowd
     ]
     for thread in threads:
         thread.start()
-        time.sleep(0.05)  # people arrive over a few seconds, not in one burst
+    workers = children(server.pid)
+    counted = sum(len(values) for values in record.samples.values())
+    before = cpu_seconds(workers), time.process_time(), machine_cpu_seconds(), time.monotonic()
     for thread in threads:
         thread.join()
+    after = cpu_seconds(workers), time.process_time(), machine_cpu_seconds(), time.monotonic()
+    web, client, machine, elapsed = (end - start for start, end in zip(before, after, strict=True))
+    requests_ = sum(len(values) for values in record.samples.values()) - counted
+    record.cpu = {
+        "web": web / requests_,
+        "client": client / requests_,
+        "rest": (machine - web - client) / requests_,
+        "busy": machine / elapsed / os.cpu_count(),
+    }
     return record
+
+
+def pause(think_range):
+    """The person's pause between requests; the first, before anything, is anywhere up to the longest,
+    so that people start as they would, one after another, not all in the same second."""
+    low, high = think_range
+    first = [True]
+
+    def think():
+        time.sleep(random.uniform(0 if first[0] else low, high))
+        first[0] = False
+
+    return think
 
 
 def p95(values):
@@ -417,16 +446,25 @@ def report(title, record, seconds):
         print(f"  {'all pages':<18} {len(pages):>6} {median:>8.0f} {figures['all pages'] * 1000:>8.0f}")
     errors = dict(record.errors)
     print(f"  errors: {errors or 'none'}")
+    cpu = record.cpu
+    print(
+        f"  CPU a request: web workers {cpu['web'] * 1000:.1f} ms, PostgreSQL and the rest of the machine "
+        f"{cpu['rest'] * 1000:.1f} ms, this client {cpu['client'] * 1000:.1f} ms; the cores {cpu['busy']:.0%} busy"
+    )
     return figures
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120, help="length of each round")
-    parser.add_argument("--think", default="1-3", help="pause between one person's requests, in seconds (low-high)")
+    parser.add_argument(
+        "--think", default="5-15", help="an officer's or manager's pause between requests, s (low-high)"
+    )
+    parser.add_argument("--gateway-think", default="1-3", help="a payment gateway's pause between posts, s (low-high)")
     parser.add_argument("--no-daily-run", action="store_true", help="skip the round with the daily run")
     args = parser.parse_args()
     think = tuple(float(part) for part in args.think.split("-"))
+    gateway_think = tuple(float(part) for part in args.gateway_think.split("-"))
 
     officers, managers, tokens = prepare()
     cases, loans, searches = work_for(officers)
@@ -436,13 +474,21 @@ def main():
     server = start_server(port)
     try:
         wait_ready(server, base)
-        crowd = [(officer, name, cases[name]) for name in officers if cases[name]]
-        crowd += [(manager, name, searches) for name in managers]
-        crowd += [(gateway, token, loans) for token in tokens]
+        # Everyone signs in before the rounds: a password check costs a third of a second of CPU
+        # (PBKDF2), and fifty at once are a morning's, not a working minute's.
+        with ThreadPoolExecutor(8) as pool:
+            people = list(pool.map(lambda name: sign_in(base, name), [*officers, *managers]))
+        sessions = dict(zip([*officers, *managers], people, strict=True))
+        crowd = [(officer, sessions[name], cases[name], think) for name in officers if cases[name]]
+        crowd += [(manager, sessions[name], searches, think) for name in managers]
+        for token in tokens:
+            session = requests.Session()
+            session.token = token
+            crowd.append((gateway, session, loans, gateway_think))
         print(
             f"{len(crowd)} people: {len(officers)} officers, {len(managers)} managers, {len(tokens)} payment gateways"
         )
-        quiet = report("Working day", run_round(base, crowd, args.seconds, think), args.seconds)
+        quiet = report("Working day", run_round(base, crowd, args.seconds, server), args.seconds)
         if args.no_daily_run:
             return
         env = {
@@ -453,7 +499,7 @@ def main():
         }
         started = time.perf_counter()
         run = subprocess.Popen([sys.executable, "manage.py", "run_daily"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        busy = report("Working day with the daily run", run_round(base, crowd, args.seconds, think), args.seconds)
+        busy = report("Working day with the daily run", run_round(base, crowd, args.seconds, server), args.seconds)
         run.wait()
         print(f"  the daily run took {time.perf_counter() - started:.1f} s (exit {run.returncode})")
         print("\np95 with the daily run / without:")

@@ -94,6 +94,9 @@ def promise_due_on(queryset, day: date) -> QuerySet:
     return queryset.filter(Exists(_pending_promises().filter(promised_for=day)))
 
 
+SEARCH_LOANS = 5_000  # loans a search passes on as a list; a broader one stays a subquery
+
+
 def search_cases(queryset, text: str) -> QuerySet:
     """The worklist's search box: the start of the borrower's name or of the loan's external id; digits
     match the last four of the borrower's phone or ID number (what the masked value shows, 尾号) or the
@@ -123,15 +126,18 @@ def search_cases(queryset, text: str) -> QuerySet:
     # A UNION, not an OR: each side is answered by its own index.
     loans = (
         Loan.objects.filter(borrower_id__in=matching_borrowers)
-        .values("id")
+        .values_list("id", flat=True)
         .order_by()
         .union(
             Loan.objects.filter(Q(external_id__startswith=text) | Q(external_id__startswith=text.upper()))
-            .values("id")
+            .values_list("id", flat=True)
             .order_by()
         )
     )
-    return queryset.filter(loan_id__in=loans)
+    # The loans read first, as a list: the planner then knows how few there are and finds their cases
+    # by the cases' loan index, where from the subquery's guessed size it read every open case.
+    found = list(loans[: SEARCH_LOANS + 1])
+    return queryset.filter(loan_id__in=found if len(found) <= SEARCH_LOANS else loans)
 
 
 # --- The case page ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.pagination import KeysetPagination
 from core.api.permissions import ViewPermissionToAct
 from core.api.views import error_response, errors
 from core.dates import business_today
@@ -92,6 +93,8 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     queryset = Loan.objects.select_related("product").order_by("-id")
     lookup_value_regex = r"[^/]+"
+    # Paged by cursor: the list grows with the book, and a total would count a million rows a page.
+    pagination_class = KeysetPagination
     serializer_class = LoanSerializer
     filterset_class = LoanFilterSet
 
@@ -224,6 +227,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     queryset = Payment.objects.select_related("loan", "reversal").order_by("-id")
     lookup_value_regex = r"[^/]+"
+    pagination_class = KeysetPagination  # several payments a loan: the longest list of all
     serializer_class = PaymentSerializer
     filterset_class = PaymentFilterSet
 
