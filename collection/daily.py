@@ -92,6 +92,7 @@ def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=N
         if progress:
             progress(number, len(ranges), summary)
     snapshots.snapshot_write(as_of)
+    snapshots.warm_book_figures()
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
 

@@ -64,15 +64,20 @@ def worklist_counts(user, *, today: date) -> dict:
     today, the total overdue amount, and the open cases in each state (`by_state`, every open state).
     Over the whole book (a manager's) it is kept a minute (collection.book_figures)."""
     if visibility_key(user) is None:
-        return book_figures.cached(f"worklist-counts:{today}", lambda: _worklist_counts(user, today))
-    return _worklist_counts(user, today)
+        return book_counts(today=today)
+    return _open_book_counts(visible_cases(user, CollectionCase.objects.all()), today)
 
 
-def _worklist_counts(user, today):
+def book_counts(*, today: date) -> dict:
+    """worklist_counts over the whole book, from the cache (collection.book_figures)."""
+    return book_figures.cached(f"worklist-counts:{today}", lambda: _open_book_counts(CollectionCase.objects, today))
+
+
+def _open_book_counts(cases, today):
     due_today = Exists(_pending_promises().filter(promised_for=today))
     open_states = CaseState.open_states()
     row = (
-        visible_cases(user, CollectionCase.objects.filter(state__in=open_states))
+        cases.filter(state__in=open_states)
         .annotate(promise_due_today=due_today)
         .aggregate(
             open_cases=Count("pk"),

@@ -18,16 +18,18 @@ and no class, stage, team or case state, which the ledger does not keep per day.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 
 from core import sql
+from core.dates import business_today
 from core.money import ZERO
 from loans.choices import AgingBucket
 from loans.models import Payment
 
-from . import kpis, ledger_history
+from . import kpis, ledger_history, selectors
 from .book_figures import book_figures_changed
 from .choices import CaseState, PromiseStatus
 from .models import CollectionCase, MonthEndBucket, PortfolioFlow, PortfolioSnapshot, PromiseToPay, SnapshotSource
@@ -62,6 +64,15 @@ def snapshot_write(as_of: date) -> Written:
         book_figures_changed()  # the night moved the book: live figures again, now and once committed
         transaction.on_commit(book_figures_changed)
     return Written(as_of=as_of, rows=rows, flows=flows, month_end_loans=month_end_loans)
+
+
+def warm_book_figures():
+    """The whole book's live figures computed again right after the night moved the book (the daily
+    run's last step, once its snapshot is committed), so that the first manager of the morning does
+    not wait for them."""
+    if settings.BOOK_FIGURES_CACHE_SECONDS:
+        kpis.queue_overview()
+        selectors.book_counts(today=business_today())
 
 
 def _delete(as_of):

@@ -21,6 +21,7 @@ def run_daily_chunk(as_of: str, first_id: int, last_id: int) -> dict:
 def write_snapshot(_chunks=None, as_of: str | None = None) -> dict:
     """The day's portfolio snapshot, once every chunk of the run is done (the chord's body)."""
     written = snapshots.snapshot_write(date.fromisoformat(as_of) if as_of else business_today())
+    snapshots.warm_book_figures()
     return {"as_of": written.as_of.isoformat(), "rows": written.rows, "flows": written.flows}
 
 

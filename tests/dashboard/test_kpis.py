@@ -400,3 +400,15 @@ def test_the_whole_books_figures_are_kept_a_minute_and_dropped_when_a_manager_re
     queue = kpis.queue_overview()
     assert (queue.total(officer=o1.pk).cases, queue.total(officer=o2.pk).cases) == (1, 1)
     assert queue.officers[o2.pk].username == "o2"
+
+
+def test_the_night_computes_the_whole_books_figures_for_the_morning(book, settings, django_assert_max_num_queries):
+    from collection import selectors
+
+    settings.BOOK_FIGURES_CACHE_SECONDS = 60
+    with at(TODAY, 1):
+        daily.run_daily(as_of=TODAY)
+        with django_assert_max_num_queries(1):  # at most the officers the cells name: the cells are cached
+            assert kpis.queue_overview().total().cases == 1  # B; the others paid
+        with django_assert_max_num_queries(0):
+            assert selectors.book_counts(today=TODAY)["open_cases"] == 1
