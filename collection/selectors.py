@@ -139,10 +139,14 @@ def search_cases(queryset, text: str) -> QuerySet:
             .order_by()
         )
     )
-    # The loans read first, as a list: the planner then knows how few there are and finds their cases
-    # by the cases' loan index, where from the subquery's guessed size it read every open case.
+    # The loans, then their cases, read first as lists: the planner then knows how few there are and
+    # fetches the page's cases by their keys. Left to guess how many a subquery holds, it read every
+    # open case, or walked the whole priority order looking for the few that match.
     found = list(loans[: SEARCH_LOANS + 1])
-    return queryset.filter(loan_id__in=found if len(found) <= SEARCH_LOANS else loans)
+    if len(found) > SEARCH_LOANS:
+        return queryset.filter(loan_id__in=loans)
+    cases = list(queryset.order_by().filter(loan_id__in=found).values_list("pk", flat=True))
+    return queryset.filter(pk__in=cases)
 
 
 # --- The case page ----------------------------------------------------------------------------------
