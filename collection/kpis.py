@@ -1,7 +1,8 @@
 """The numbers managers steer by: the queue overview and the KPI page. The KPI page reads the
 portfolio snapshot the daily run writes (collection/snapshots.py): three queries over a few hundred
 grouped rows, whatever the size of the book, and never the ledger. The queue overview is live: one
-GROUP BY over the open cases. Python only reshapes grouped rows (never one per loan or case).
+GROUP BY over the open cases, kept a minute (collection/book_figures.py). Python only reshapes grouped
+rows (never one per loan or case).
 
 The definitions, which the KPI page repeats to its readers:
 

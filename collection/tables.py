@@ -46,9 +46,8 @@ class CaseTable(tables.Table):
         orderable=False,
     )
     id = tables.Column(verbose_name="#", linkify=("dashboard:case", {"pk": tables.A("pk")}), attrs=cells("num", "id"))
-    # Badges drawn by render_* methods: a template per cell cost more than the rest of the row.
     state = tables.Column(verbose_name=_("State"), order_by=("state", "id"))
-    severity = tables.Column(verbose_name=_("Severity"), order_by=("severity", "id"), empty_values=())
+    severity = tables.Column(verbose_name=_("Severity"), order_by=("severity", "id"))
     days_past_due = tables.Column(
         verbose_name=_("DPD"),
         accessor="loan__days_past_due",

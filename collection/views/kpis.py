@@ -1,4 +1,5 @@
-"""The KPI page: tiles, charts and their figures, all from collection.kpis (six aggregate queries)."""
+"""The KPI page: tiles, charts and their figures, all from collection.kpis (the night's portfolio
+snapshot: three queries)."""
 
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
