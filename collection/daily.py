@@ -80,9 +80,10 @@ def loan_id_ranges(chunk_size=DEFAULT_CHUNK):
     ]
 
 
-def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=None) -> Summary:
+def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=None, snapshot=True) -> Summary:
     """The whole book in chunks, then the day's portfolio snapshot, in this process (the Celery task
-    fans the chunks out instead, and writes the snapshot when the last one is done)."""
+    fans the chunks out instead, and writes the snapshot when the last one is done). A replay of past
+    days may leave out the snapshots of the days the KPI page never reads (snapshot=False)."""
     as_of = as_of or business_today()
     started = time.perf_counter()
     summary = Summary(as_of=as_of)
@@ -91,8 +92,9 @@ def run_daily(*, as_of: date | None = None, chunk_size=DEFAULT_CHUNK, progress=N
         summary.add(run_chunk(as_of=as_of, first_id=low, last_id=high))
         if progress:
             progress(number, len(ranges), summary)
-    snapshots.snapshot_write(as_of)
-    snapshots.warm_book_figures()
+    if snapshot:
+        snapshots.snapshot_write(as_of)
+        snapshots.warm_book_figures()
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
 
