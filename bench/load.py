@@ -15,12 +15,13 @@ The first run prepares the book for people to work in, and keeps it (later runs 
   holding `loans.add_payment` and `loans.view_loan`, with their tokens); people sign in with the
   password `load-bench`;
 - **officers holding cases**: every open case is given to an officer of a team, in turn;
-- **history on the cases**: two contact attempts on every open case, and a promise on every third one
-  (kept, broken or pending by its date);
+- **history on the cases**: a contact attempt on each of the two days after a case opened (those
+  already past), and a promise on every third case (kept, broken or pending by its date);
 - **the KPI history**: the year's month ends rebuilt from the ledger, and today's snapshot.
 
-Then gunicorn starts with `config.settings.production` (`config/gunicorn.py`: 2 x cores + 1 workers,
-DEBUG off, static files collected into var/bench/static) and the people work for --seconds, each with
+Then gunicorn starts with `config.settings.production` (`config/gunicorn.py`: 2 x cores + 1 workers of
+4 threads, DEBUG off, static files collected into var/bench/static), everyone signs in, and the people
+work for --seconds, each with
 a pause of 5-15 s (--think) between requests, as someone reading a page or on the phone would, and
 the gateways 1-3 s between payments (--gateway-think: 10 gateways post about 5 payments a second):
 
