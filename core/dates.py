@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 # The days a loan, a payment or a court can plausibly name: a date outside them is a typo, and the
@@ -16,3 +17,11 @@ def business_today():
 def business_date(moment):
     """The lender's calendar day of an aware timestamp."""
     return timezone.localdate(moment)
+
+
+def date_option(text) -> date:
+    """A command's --date, YYYY-MM-DD, or an error that says so."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--date must be YYYY-MM-DD, not {text!r}.") from None

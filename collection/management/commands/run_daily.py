@@ -1,12 +1,11 @@
 """`manage.py run_daily [--date YYYY-MM-DD]`: the nightly delinquency and collection run."""
 
 import time
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
 from collection import daily, reminders
-from core.dates import business_today
+from core.dates import business_today, date_option
 
 
 class Command(BaseCommand):
@@ -19,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=daily.DEFAULT_CHUNK, help="Loan ids per chunk.")
 
     def handle(self, *args, date=None, chunk_size, **options):
-        as_of = _parse_date(date) if date else business_today()
+        as_of = date_option(date) if date else business_today()
         if as_of > business_today():
             raise CommandError("The daily run cannot run for a future date.")
         if chunk_size < 1:
@@ -53,10 +52,3 @@ class Command(BaseCommand):
 
     def _progress(self, number, total, summary):
         self.stdout.write(f"  chunk {number}/{total}: {summary.loans_scanned:,} loans scanned")
-
-
-def _parse_date(text):
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--date must be YYYY-MM-DD, not {text!r}.") from None

@@ -2,12 +2,10 @@
 the KPI page reads. The daily run writes it every night; this writes a date again (after a correction)
 or, with --rebuild-months, fills the month ends before the first run from the ledger (at go-live)."""
 
-from datetime import date
-
 from django.core.management.base import BaseCommand, CommandError
 
 from collection import snapshots
-from core.dates import business_today
+from core.dates import business_today, date_option
 
 
 class Command(BaseCommand):
@@ -25,7 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, date=None, rebuild_months, **options):
-        as_of = _parse_date(date) if date else business_today()
+        as_of = date_option(date) if date else business_today()
         if as_of > business_today():
             raise CommandError("A snapshot cannot be written for a future date.")
         if rebuild_months < 0:
@@ -36,10 +34,3 @@ class Command(BaseCommand):
             self.stdout.write(f"Month ends rebuilt from the ledger: {listed}")
         written = snapshots.snapshot_write(as_of)
         self.stdout.write(self.style.SUCCESS(f"Snapshot of {as_of}: {written.rows:,} rows, {written.flows:,} flows."))
-
-
-def _parse_date(text):
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--date must be YYYY-MM-DD, not {text!r}.") from None
