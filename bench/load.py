@@ -20,7 +20,8 @@ The first run prepares the book for people to work in, and keeps it (later runs 
 - **the KPI history**: the year's month ends rebuilt from the ledger, and today's snapshot.
 
 Then gunicorn starts with `config.settings.production` (`config/gunicorn.py`: 2 x cores + 1 workers of
-4 threads, DEBUG off, static files collected into var/bench/static), everyone signs in, and the people
+4 threads, DEBUG off, static files collected into var/bench/static), with a Celery worker that
+computes the whole book's queue figures every minute (sent as beat sends them), everyone signs in, and the people
 work for --seconds, each with
 a pause of 5-15 s (--think) between requests, as someone reading a page or on the phone would, and
 the gateways 1-3 s between payments (--gateway-think: 10 gateways post about 5 payments a second):
@@ -219,17 +220,40 @@ def work_for(officers):
 # --- The server -----------------------------------------------------------------------------------------
 
 
-def start_server(port):
-    static = ROOT / "var" / "bench" / "static"
-    env = {
+def production_env():
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "load-bench-" + "x" * 50,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_STATIC_ROOT": str(static),
+        "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench" / "static"),
         "API_THROTTLE_RATE": "100000000/minute",
     }
+
+
+def start_worker():
+    """A Celery worker with production settings, on the broker REDIS_URL names: it runs the minute's
+    refresh of the whole book's figures, as in production."""
+    command = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker", "--pool", "solo", "-l", "warning"]
+    return subprocess.Popen(command, env=production_env(), cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
+
+
+def every_minute_as_beat_would(stop: threading.Event):
+    """Sends collection.tasks.refresh_book_figures each minute with beat's options (the schedule's
+    other entries, reminders and the nightly run, stay out of the rounds)."""
+    from django.conf import settings
+
+    from collection.tasks import refresh_book_figures
+
+    options = settings.CELERY_BEAT_SCHEDULE["book-figures"]["options"]
+    while not stop.is_set():
+        refresh_book_figures.apply_async(**options)
+        stop.wait(60)
+
+
+def start_server(port):
+    env = production_env()
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -475,7 +499,8 @@ def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     connection.close()
-    server = start_server(port)
+    server, worker, stop_beat = start_server(port), start_worker(), threading.Event()
+    threading.Thread(target=every_minute_as_beat_would, args=(stop_beat,), daemon=True).start()
     try:
         wait_ready(server, base)
         # Everyone signs in before the rounds: a password check costs a third of a second of CPU
@@ -495,14 +520,10 @@ def main():
         quiet = report("Working day", run_round(base, crowd, args.seconds, server), args.seconds)
         if args.no_daily_run:
             return
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "DJANGO_SECRET_KEY": "load-bench-" + "x" * 50,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        }
         started = time.perf_counter()
-        run = subprocess.Popen([sys.executable, "manage.py", "run_daily"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        run = subprocess.Popen(
+            [sys.executable, "manage.py", "run_daily"], env=production_env(), cwd=ROOT, stdout=subprocess.DEVNULL
+        )
         busy = report("Working day with the daily run", run_round(base, crowd, args.seconds, server), args.seconds)
         run.wait()
         print(f"  the daily run took {time.perf_counter() - started:.1f} s (exit {run.returncode})")
@@ -511,7 +532,9 @@ def main():
             if kind in quiet:
                 print(f"  {kind:<18} {value / quiet[kind]:.2f}x")
     finally:
+        stop_beat.set()
         stop_server(server)
+        stop_server(worker)
 
 
 if __name__ == "__main__":

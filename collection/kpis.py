@@ -512,11 +512,13 @@ class Queue:
         return self._totals.get((state, bucket, officer), QueueCell())
 
 
-def queue_overview(*, officer_id: int | None = None, team_id: int | None = None) -> Queue:
+def queue_overview(*, officer_id: int | None = None, team_id: int | None = None, refresh: bool = False) -> Queue:
     """Open cases by state × aging bucket × officer, optionally narrowed to one officer or team: one
-    GROUP BY for the cells (kept a minute, collection.book_figures) and one query for the officers
-    named in them."""
-    cells = book_figures.cached(f"queue:{officer_id}:{team_id}", lambda: _queue_cells(officer_id, team_id))
+    GROUP BY for the cells (kept a minute, collection.book_figures; `refresh` computes them now) and
+    one query for the officers named in them."""
+    cells = book_figures.cached(
+        f"queue:{officer_id}:{team_id}", lambda: _queue_cells(officer_id, team_id), refresh=refresh
+    )
     officer_ids = {officer for _state, _bucket, officer in cells if officer is not None}
     officers = get_user_model().objects.filter(pk__in=officer_ids).order_by("username").in_bulk() if officer_ids else {}
     return Queue(cells=cells, officers=officers)

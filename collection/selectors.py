@@ -68,9 +68,11 @@ def worklist_counts(user, *, today: date) -> dict:
     return _open_book_counts(visible_cases(user, CollectionCase.objects.all()), today)
 
 
-def book_counts(*, today: date) -> dict:
+def book_counts(*, today: date, refresh: bool = False) -> dict:
     """worklist_counts over the whole book, from the cache (collection.book_figures)."""
-    return book_figures.cached(f"worklist-counts:{today}", lambda: _open_book_counts(CollectionCase.objects, today))
+    return book_figures.cached(
+        f"worklist-counts:{today}", lambda: _open_book_counts(CollectionCase.objects, today), refresh=refresh
+    )
 
 
 def _open_book_counts(cases, today):

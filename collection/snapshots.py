@@ -67,12 +67,12 @@ def snapshot_write(as_of: date) -> Written:
 
 
 def warm_book_figures():
-    """The whole book's live figures computed again right after the night moved the book (the daily
-    run's last step, once its snapshot is committed), so that the first manager of the morning does
-    not wait for them."""
+    """The whole book's live figures computed again now: right after the night moved the book (the
+    daily run's last step, once its snapshot is committed), so that the first manager of the morning
+    does not wait for them, and every minute by beat, so that no request pays for them."""
     if settings.BOOK_FIGURES_CACHE_SECONDS:
-        kpis.queue_overview()
-        selectors.book_counts(today=business_today())
+        kpis.queue_overview(refresh=True)
+        selectors.book_counts(today=business_today(), refresh=True)
 
 
 def _delete(as_of):

@@ -39,6 +39,13 @@ def dispatch_daily_run(as_of: str | None = None, chunk_size: int = daily.DEFAULT
 
 
 @shared_task
+def refresh_book_figures():
+    """Every minute (beat): the whole book's queue and worklist figures computed again into the cache
+    (collection.book_figures), so the managers' pages read them instead of computing them."""
+    snapshots.warm_book_figures()
+
+
+@shared_task
 def plan_reminders() -> int:
     """Every morning (beat, 06:00, after the nightly run): today's reminders from the strategies.
     Planning twice adds nothing, so a missed or repeated run is harmless."""

@@ -1,5 +1,5 @@
-"""Forms of the manager's pages: deciding an approval request, narrowing the queue overview, and
-setting a loan's regulatory class from the case page."""
+"""Forms of the manager's pages: deciding an approval request, narrowing the queue overview, choosing
+a KPI export, and setting a loan's regulatory class from the case page."""
 
 import hashlib
 
@@ -52,6 +52,15 @@ class QueueFilterForm(forms.Form):
     team = forms.ModelChoiceField(
         label=_("Team"), queryset=Team.objects.order_by("name"), required=False, empty_label=_("All teams")
     )
+
+
+class KpiExportForm(forms.Form):
+    """Which of a snapshot's tables to download, and of which business date (none: the latest)."""
+
+    kind = forms.ChoiceField(
+        label=_("Table"), choices=[("book", _("The book by bucket, class and state")), ("flows", _("Monthly flows"))]
+    )
+    date = forms.DateField(label=_("Business date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 def class_judgment(loan) -> str:

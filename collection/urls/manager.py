@@ -10,5 +10,6 @@ urlpatterns = [
     path("manager/approvals/", manager.ApprovalsView.as_view(), name="approvals"),
     path("manager/approvals/<int:pk>/decide/", manager.ApprovalDecideView.as_view(), name="approval_decide"),
     path("manager/kpis/", kpis.KpiView.as_view(), name="kpis"),
+    path("manager/kpis/export/", kpis.KpiExportView.as_view(), name="kpi_export"),
     path("cases/<int:pk>/loan/class/", manager.LoanClassView.as_view(), name="case_loan_class"),
 ]

@@ -1,16 +1,18 @@
 """The KPI page: tiles, charts and their figures, all from collection.kpis (the night's portfolio
 snapshot: three queries)."""
 
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
 
 from core.dates import business_today
 from core.templatetags.huishou import yuan
 from loans.choices import AgingBucket
 
-from .. import kpis
+from .. import kpi_export, kpis
 from ..charts import Series, bar_chart, compact_yuan, horizontal_bar_chart, line_chart, percent, stacked_bar_chart
+from ..forms.manager import KpiExportForm
 from .manager import ManagerRequiredMixin
 
 # The roll rates drawn as lines (the table shows every bucket): the front-end ones, where most loans
@@ -140,5 +142,26 @@ class KpiView(ManagerRequiredMixin, TemplateView):
             charts=build_charts(data),
             months=monthly_rows(data),
             roll_buckets=[roll_name(bucket) for bucket in kpis.BUCKETS[:-1]],
+            export_form=KpiExportForm(initial={"kind": kpi_export.BOOK, "date": data.as_of}),
             **kwargs,
         )
+
+
+class KpiExportView(ManagerRequiredMixin, View):
+    """A snapshot's book or flows as a CSV download (collection.kpi_export): ?kind=book|flows and an
+    optional ?date= of a business date with a snapshot (default: the one the KPI page shows)."""
+
+    def get(self, request):
+        form = KpiExportForm(request.GET)
+        if not form.is_valid():
+            problems = [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+            return HttpResponseBadRequest("\n".join(problems), content_type="text/plain; charset=utf-8")
+        kind, day = form.cleaned_data["kind"], form.cleaned_data["date"]
+        snapshot = kpi_export.snapshot_on(day, business_today())
+        if snapshot is None:
+            text = _("No portfolio snapshot for that date.") if day else _("No portfolio snapshot yet.")
+            return HttpResponseNotFound(text, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{kpi_export.filename(kind, snapshot)}"'
+        kpi_export.write_csv(response, kpi_export.lines(kind, snapshot))
+        return response

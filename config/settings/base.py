@@ -227,6 +227,13 @@ CELERY_BEAT_SCHEDULE = {
     # Today's reminders, once the nightly run has moved the cases; the default steps send from 09:00.
     "reminder-planning": {"task": "collection.tasks.plan_reminders", "schedule": crontab(hour=6, minute=0)},
     "reminder-dispatch": {"task": "collection.tasks.dispatch_reminders", "schedule": crontab(minute="*")},
+    # The whole book's queue figures, fresh for every manager without a request computing them;
+    # a late one is dropped, the next minute's brings newer figures.
+    "book-figures": {
+        "task": "collection.tasks.refresh_book_figures",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
 }
 
 REST_FRAMEWORK = {

@@ -412,3 +412,29 @@ def test_the_night_computes_the_whole_books_figures_for_the_morning(book, settin
             assert kpis.queue_overview().total().cases == 1  # B; the others paid
         with django_assert_max_num_queries(0):
             assert selectors.book_counts(today=TODAY)["open_cases"] == 1
+
+
+def test_the_minute_task_refreshes_the_whole_books_figures_before_they_age(settings, django_assert_max_num_queries):
+    from collection import selectors
+    from collection.tasks import refresh_book_figures
+
+    settings.BOOK_FIGURES_CACHE_SECONDS = 60
+    officer = make_officer("o1")
+    make_case(state=CaseState.MINOR, officer=officer)
+    with at(TODAY):  # the clock stands still: whatever is cached stays fresh
+        assert kpis.queue_overview().total().cases == 1
+        assert selectors.book_counts(today=TODAY)["open_cases"] == 1
+        make_case(state=CaseState.MINOR, officer=officer)  # within the minute: not shown yet
+        assert kpis.queue_overview().total().cases == 1
+        refresh_book_figures.delay().get()
+        with django_assert_max_num_queries(1):  # the officers named; the cells come from the cache
+            assert kpis.queue_overview().total().cases == 2
+        with django_assert_max_num_queries(0):
+            assert selectors.book_counts(today=TODAY)["open_cases"] == 2
+
+
+def test_beat_refreshes_the_figures_every_minute_and_drops_a_late_run(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["book-figures"]
+    assert entry["task"] == "collection.tasks.refresh_book_figures"
+    assert entry["schedule"].minute == set(range(60))
+    assert entry["options"]["expires"] < 60
