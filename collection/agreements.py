@@ -1,6 +1,7 @@
 """The supplementary agreement of a restructuring plan, as a PDF in the borrower's language (Chinese,
-or English for a borrower who reads English). reportlab's built-in STSong-Light CID font renders
-Chinese with no font file; the English text uses it too so one font covers names and amounts."""
+or English for a borrower who reads English), for those who may see the borrower's full ID number.
+reportlab's built-in STSong-Light CID font renders Chinese with no font file; the English text uses
+it too so one font covers names and amounts."""
 
 from io import BytesIO
 
@@ -16,9 +17,12 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from borrowers.choices import Language
+from core.audit import log_action
+from core.permissions import may_see_full_id
 from core.templatetags.huishou import yuan
 
 from .choices import PlanKind
+from .errors import NotPermitted
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -38,6 +42,22 @@ GRID = TableStyle(
 
 def agreement_language(plan) -> str:
     return Language.EN if plan.case.loan.borrower.language == Language.EN else Language.ZH_HANS
+
+
+def agreement_download(*, actor, plan) -> bytes:
+    """The agreement for someone to print or send. It carries the borrower's full ID number, so it
+    follows the rule of every such document (core.permissions.may_see_full_id), and each download is
+    in the audit log."""
+    if not may_see_full_id(actor):
+        raise NotPermitted(_("The agreement shows the borrower's full ID number: you may not download it."))
+    content = agreement_pdf(plan)
+    log_action(
+        actor=actor,
+        action="collection.plan.agreement_downloaded",
+        target=plan.case,
+        data={"plan": plan.pk, "borrower": plan.case.loan.borrower_id},
+    )
+    return content
 
 
 def agreement_pdf(plan) -> bytes:

@@ -21,7 +21,7 @@ from core import roles
 from core.audit import log_action
 from core.dates import business_today
 from core.models import ActivityLog
-from core.permissions import is_manager
+from core.permissions import UNMASK_PII, is_manager
 from core.templatetags.huishou import yuan
 from loans import delinquency
 from loans.models import Loan
@@ -32,7 +32,7 @@ from .filters import visibility_key, visible_cases
 from .models import CollectionCase, PromiseToPay
 from .rules import SUPPRESSION_MESSAGES
 
-UNMASK_PERMISSION = "collection.unmask_pii"
+UNMASK_PERMISSION = UNMASK_PII
 
 
 def user_is_manager(user) -> bool:

@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import include, path
 from django.utils.translation import gettext as _
-from django.views.defaults import page_not_found
+from django.views.defaults import bad_request, page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.middleware import api_body_limit, body_too_large
 
 urlpatterns = [
     path("", include("collection.urls")),
@@ -28,4 +31,15 @@ def not_found(request, exception):
     return page_not_found(request, exception)
 
 
+def refused(request, exception):
+    """Django's 400 (a request it would not read: a body past its limits, a bad host) in the API's
+    error shape under /api/, as a 413 when the body was too large; Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            return body_too_large(api_body_limit(request.META.get("CONTENT_TYPE", "")))
+        return JsonResponse({"error": {"code": "bad_request", "message": _("The request was refused.")}}, status=400)
+    return bad_request(request, exception)
+
+
+handler400 = refused
 handler404 = not_found

@@ -16,5 +16,17 @@ def is_manager(user):
     return has_role(user, roles.MANAGER)
 
 
+UNMASK_PII = "collection.unmask_pii"
+
+
+def may_see_full_id(user) -> bool:
+    """Documents that carry the borrower's full ID number (court papers, generated letters, the
+    supplementary agreement of a restructuring) open for legal officers, managers and whoever holds
+    `collection.unmask_pii`; everyone else sees the number masked on the pages and may not open them."""
+    if is_system(user):
+        return False
+    return has_role(user, roles.LEGAL_OFFICER, roles.MANAGER) or user.has_perm(UNMASK_PII)
+
+
 def is_system(actor):
     return actor is None or isinstance(actor, str)

@@ -25,6 +25,10 @@ KIND_NAMES = "PDF, JPEG, PNG"
 DEFAULT_MAX_BYTES = 10 * 2**20  # a scanned judgment of a few dozen pages; settings.HUISHOU_MAX_UPLOAD_BYTES overrides
 
 
+def max_upload_bytes() -> int:
+    return getattr(settings, "HUISHOU_MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
+
+
 @dataclass(frozen=True)
 class CheckedUpload:
     content_type: str
@@ -35,7 +39,7 @@ class CheckedUpload:
 def upload_check(upload, *, field: str = "file", max_bytes: int | None = None) -> CheckedUpload:
     """The content type, size and SHA-256 of an upload, or a clear error on `field` when it is empty,
     too big, or not a PDF, JPEG or PNG."""
-    max_bytes = max_bytes or getattr(settings, "HUISHOU_MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES)
+    max_bytes = max_bytes or max_upload_bytes()
     if upload is None:
         raise ApplicationError(_("Choose a file to upload."), field=field)
     size = upload.size

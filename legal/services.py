@@ -24,7 +24,7 @@ from core.dates import EARLIEST_DAY, LATEST_DAY, business_today
 from core.errors import ApplicationError
 from core.i18n import stored_text
 from core.money import ZERO, parse_amount
-from core.permissions import has_role, is_manager
+from core.permissions import has_role, is_manager, may_see_full_id
 from core.uploads import atomic_with_files, upload_check, written
 from loans.choices import CollateralStatus, LoanStatus, PaymentChannel
 from loans.claim import claim_as_of
@@ -443,7 +443,7 @@ def document_open(*, actor, document: LegalDocument):
     """The stored file, for a reader who may see the action (the views check that). Court papers and
     generated letters carry the borrower's full ID number, so only those who may see it unmasked
     (legal officers, managers, `collection.unmask_pii`) open them; every opening is logged."""
-    if not (has_role(actor, roles.LEGAL_OFFICER, roles.MANAGER) or actor.has_perm("collection.unmask_pii")):
+    if not may_see_full_id(actor):
         raise NotPermitted(_("Legal documents show the borrower's full ID number: you may not open them."))
     stored = document.file.open("rb")
     log_action(

@@ -24,7 +24,7 @@ from core.api.permissions import ModelPermissions, ViewPermissionToAct
 from core.api.views import errors
 
 from .. import reminders, restructuring, services
-from ..agreements import agreement_pdf
+from ..agreements import agreement_download
 from ..choices import ApprovalAction, ApprovalStatus
 from ..errors import ConcurrentChange, NotPermitted
 from ..filters import ApprovalFilter, CaseListFilter, can_see_case, visibility_key, visible_approvals, visible_cases
@@ -384,12 +384,16 @@ class PlanViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary=gettext_lazy("The supplementary agreement, as a PDF in the borrower's language"),
+        description=gettext_lazy(
+            "It shows the borrower's full ID number: legal officers, managers and holders of "
+            "`collection.unmask_pii` only (403 for others); every download is in the audit log."
+        ),
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, **errors(401, 403, 404)},
     )
     @action(detail=True, methods=["get"])
     def agreement(self, request, pk=None):
         plan = self.get_object()
-        response = HttpResponse(agreement_pdf(plan), content_type="application/pdf")
+        response = HttpResponse(agreement_download(actor=request.user, plan=plan), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="agreement-{plan.pk}.pdf"'
         return response
 

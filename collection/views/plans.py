@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -20,9 +21,10 @@ from django.views import View
 
 from core.errors import ApplicationError
 from core.http import redirect_back
+from core.permissions import may_see_full_id
 
 from .. import restructuring, selectors
-from ..agreements import agreement_pdf
+from ..agreements import agreement_download
 from ..choices import PlanKind, PlanState
 from ..errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
 from ..forms import plans as forms
@@ -140,7 +142,7 @@ def plan_panel(user, case, *, may_work: bool, bound=None) -> PlanPanel | None:
         plan=plan,
         kinds=[PlanKind(kind).label for kind in plan.kinds if kind in PlanKind.values],
         actions=actions,
-        agreement_url=reverse("dashboard:plan_agreement", args=[case.pk, plan.pk]),
+        agreement_url=reverse("dashboard:plan_agreement", args=[case.pk, plan.pk]) if may_see_full_id(user) else "",
     )
 
 
@@ -181,12 +183,17 @@ class PlanActionView(CaseReaderMixin, View):
 
 
 class PlanAgreementView(CaseReaderMixin, View):
-    """The plan's supplementary agreement as a PDF, for whoever may see the case (a 404 otherwise)."""
+    """The plan's supplementary agreement as a PDF, for whoever may see the case (a 404 otherwise) and
+    the borrower's full ID number (a 403 otherwise)."""
 
     def get(self, request, pk, plan_pk):
         case = selectors.case_for_user(request.user, pk)
         plan = get_object_or_404(PLANS, pk=plan_pk, case=case)
         plan.case = case  # the loan and borrower come with the case
-        response = HttpResponse(agreement_pdf(plan), content_type="application/pdf")
+        try:
+            content = agreement_download(actor=request.user, plan=plan)
+        except NotPermitted:
+            raise PermissionDenied from None
+        response = HttpResponse(content, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="agreement-{plan.pk}.pdf"'
         return response

@@ -6,12 +6,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission, User
 
 from collection.choices import CaseState, PlanState
 from collection.models import CollectionCase, RestructuringPlan
+from core import roles
 from core.apps import sync_roles
+from core.models import ActivityLog
 from loans.services import loan_refresh_balances
-from tests.collection.factories import make_case, make_manager, make_officer
+from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.collection.test_api import client_for
 
 pytestmark = pytest.mark.django_db
@@ -59,9 +62,27 @@ def test_a_plan_goes_from_proposal_to_force_over_the_api(case):
     active = client_for(manager).post(url + "activate/", {}, format="json")
     assert active.status_code == 200 and active.json()["state"] == PlanState.ACTIVE
     assert CollectionCase.objects.get(pk=case.pk).state == CaseState.MONITORING
-    pdf = client_for(officer).get(url + "agreement/")
+    pdf = client_for(manager).get(url + "agreement/")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert b"".join(pdf).startswith(b"%PDF")
+
+
+def test_the_agreement_shows_the_full_id_number_so_only_those_who_may_see_it_download_it(case):
+    plan = propose(client_for(case.officer), case).json()
+    url = f"/api/v1/plans/{plan['id']}/agreement/"
+    auditor = make_user("auditor", roles.AUDITOR)
+    for reader in (case.officer, auditor):
+        refused = client_for(reader).get(url)
+        assert refused.status_code == 403, reader
+        assert refused.json()["error"]["code"] == "permission_denied"
+    assert not ActivityLog.objects.filter(action="collection.plan.agreement_downloaded").exists()
+    case.officer.user_permissions.add(Permission.objects.get(codename="unmask_pii"))
+    officer = User.objects.get(pk=case.officer.pk)  # permissions are cached on the instance
+    assert client_for(officer).get(url).status_code == 200
+    assert client_for(make_user("counsel", roles.LEGAL_OFFICER)).get(url).status_code == 200
+    logged = ActivityLog.objects.filter(action="collection.plan.agreement_downloaded").order_by("id")
+    assert [entry.actor_label for entry in logged] == [officer.username, "counsel"]
+    assert logged[0].data == {"plan": plan["id"], "borrower": case.loan.borrower_id}
 
 
 def test_terms_beyond_the_limits_are_a_400_naming_the_field(case):

@@ -1,8 +1,11 @@
 """The API's shared parts: one error shape, strict page sizes, token clients, the documented schema."""
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.template.defaultfilters import filesizeformat
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.test import APIRequestFactory
@@ -10,6 +13,8 @@ from rest_framework.test import APIRequestFactory
 from core.api.errors import exception_handler
 from core.api.pagination import Pagination
 from core.errors import ApplicationError
+from core.middleware import api_body_limit
+from loans.models import Payment
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +81,62 @@ def test_an_unknown_api_path_answers_in_the_error_shape(client):
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
     assert client.get("/no-such-page/").status_code == 404
+
+
+JSON_ENDPOINTS = ["/api/v1/payments/", "/api/v1/loans/", "/api/v1/borrowers/"]
+
+
+@pytest.fixture
+def root(admin_user):
+    """A superuser's API client with a token (every permission: the body is what is tried)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    return client
+
+
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_json_nested_at_any_depth_is_a_400_in_the_error_shape(root, path, depth):
+    client = root
+    response = client.post(path, "[" * depth + "]" * depth, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "nested" in response.json()["error"]["message"]
+
+
+def test_json_nested_as_deep_as_real_bodies_go_still_parses(root):
+    body = {"loan": "L-1", "amount": "10.00", "note": "x", "nested": [[[[{"a": [1]}]]]]}
+    response = root.post("/api/v1/payments/", body, format="json")
+    assert response.status_code == 400  # no such loan: the body itself was read
+    assert "loan" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data; boundary=x", "text/plain"])
+def test_a_body_over_the_limit_is_a_413_in_the_error_shape(root, content_type):
+    limit = api_body_limit(content_type)  # 2.5 MB; with a file of the upload limit beside for multipart
+    body = b'{"note": "' + b"x" * limit + b'"}'
+    response = root.generic("POST", "/api/v1/payments/", body, content_type=content_type)
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "too_large"
+    assert filesizeformat(limit) in error["message"]
+    assert filesizeformat(limit).replace("\xa0", " ") == ("12.5 MB" if "multipart" in content_type else "2.5 MB")
+    assert not Payment.objects.exists()
+
+
+def test_a_body_django_would_not_read_is_a_413_in_the_error_shape_even_without_a_length(root):
+    """Django refuses a form body past DATA_UPLOAD_MAX_MEMORY_SIZE as it reads it (RequestDataTooBig):
+    under /api/ that is a 413 in the error shape too, not Django's HTML 400 page."""
+    from django.core.exceptions import RequestDataTooBig
+    from django.test import RequestFactory
+
+    from config.urls import refused
+
+    request = RequestFactory().post("/api/v1/payments/", "x", content_type="application/json")
+    response = refused(request, RequestDataTooBig())
+    assert response.status_code == 413 and json.loads(response.content)["error"]["code"] == "too_large"
+    page = refused(RequestFactory().post("/cases/", {"note": "x"}), RequestDataTooBig())
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")

@@ -385,16 +385,28 @@ def test_an_unknown_plan_step_or_another_cases_plan_is_a_404(people, case):
 # --- The agreement --------------------------------------------------------------------------------------
 
 
-def test_the_agreement_downloads_as_a_pdf_for_those_who_see_the_case(people, case):
+def test_the_agreement_downloads_as_a_pdf_for_those_who_see_the_case_and_the_full_id(people, case):
     plan = approved_plan(case, people["manager"])
     url = f"/cases/{case.pk}/plans/{plan.pk}/agreement.pdf"
-    assert f'href="{url}"' in page_text(client_for(people["officer"]).get(case_url(case)))
-    response = client_for(people["officer"]).get(url)
+    assert f'href="{url}"' in page_text(client_for(people["manager"]).get(case_url(case)))
+    response = client_for(people["manager"]).get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == f'attachment; filename="agreement-{plan.pk}.pdf"'
     assert response.content.startswith(b"%PDF")
     assert client_for(people["other_officer"]).get(url).status_code == 404
+    entry = ActivityLog.objects.get(action="collection.plan.agreement_downloaded")
+    assert (entry.actor_id, entry.target_id, entry.data["plan"]) == (people["manager"].pk, str(case.pk), plan.pk)
+
+
+def test_an_officer_without_the_unmask_permission_is_refused_the_agreement(people, case):
+    plan = approved_plan(case, people["manager"])
+    url = f"/cases/{case.pk}/plans/{plan.pk}/agreement.pdf"
+    officer = client_for(people["officer"])
+    page = page_text(officer.get(case_url(case)))
+    assert url not in page and "a manager or a legal officer prints it" in page
+    assert officer.get(url).status_code == 403
+    assert not ActivityLog.objects.filter(action="collection.plan.agreement_downloaded").exists()
 
 
 # --- The old note-only steps ----------------------------------------------------------------------------
