@@ -1,11 +1,14 @@
-"""The admin site's titles, the read-only audit log, and the mixin that makes admin writes leave an
-audit entry like service writes do."""
+"""The admin site's titles, the read-only audit log, the mixin that makes admin writes leave an
+audit entry like service writes do, and the users' unlock action."""
 
 import json
 import re
 
-from django.contrib import admin
+from axes.utils import reset as axes_reset
+from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -13,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .audit import log_action
 from .models import ActivityLog
@@ -259,3 +263,29 @@ class ActivityLogAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     @admin.display(description=_("data"))
     def data_pretty(self, obj):
         return _pretty_json(obj.data)
+
+
+# --- Users: unlocking sign-in -----------------------------------------------------------------------
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    """contrib.auth's user admin, with an action that lifts django-axes' lock on the chosen users
+    at once (from every address) instead of waiting for the cool-off."""
+
+    actions = ["unlock_sign_in"]
+
+    @admin.action(description=_("Unlock sign-in (clear failed attempts)"), permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        for user in queryset:
+            cleared = axes_reset(username=user.username)
+            log_action(actor=request.user, action="auth.user.unlocked", target=user, data={"attempts": cleared})
+        self.message_user(
+            request,
+            ngettext("Sign-in unlocked for %(count)d user.", "Sign-in unlocked for %(count)d users.", len(queryset))
+            % {"count": len(queryset)},
+            messages.SUCCESS,
+        )

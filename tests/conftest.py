@@ -61,9 +61,10 @@ def staff_client(db):
     return make
 
 
-def password_login(client, username, password):
-    """Sign a test client in with a password. django-axes checks every authentication against the
-    request it came with, which `Client.login` does not pass by itself."""
+def password_login(client, username, password, address="127.0.0.1"):
+    """Sign a test client in with a password, from `address`. django-axes checks every
+    authentication against the request it came with, which `Client.login` does not pass by itself."""
     from django.test import RequestFactory
 
-    return client.login(request=RequestFactory().post("/accounts/login/"), username=username, password=password)
+    request = RequestFactory(REMOTE_ADDR=address).post("/accounts/login/")
+    return client.login(request=request, username=username, password=password)

@@ -2,6 +2,7 @@
 every default is an embedded one (a private PostgreSQL server, a file-system broker) so a fresh
 checkout runs as it is."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -67,17 +68,24 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
-# django-axes checks every login first: five failures for one username lock it for an hour.
+# django-axes checks every login first: five failures for one username from one address lock that
+# pair for AXES_COOLOFF_MINUTES. By username and address together: a lock by username alone lets
+# anyone anywhere lock a manager out with five wrong passwords, and one by address alone locks a
+# whole office floor (one address) out after five typos. An admin unlocks a user at once from the
+# user list (core/admin.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "core.auth.CachedModelBackend",  # ModelBackend, each user's permissions kept in the cache
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# Officers sit behind one office address: locking by IP would lock the whole floor out after five
-# typos. The lock per username is the one that protects an account.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Behind a reverse proxy the client's address is the one the proxy appends to X-Forwarded-For;
+# TRUSTED_PROXY_COUNT says how many proxies stand in front (0: the connection's own address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 

@@ -125,3 +125,44 @@ def test_a_stopped_query_is_a_503_that_says_what_to_do(settings, path, admin_use
 def test_other_database_errors_are_left_alone():
     request = RequestFactory().get("/cases/")
     assert StatementTimeoutMiddleware(lambda r: None).process_exception(request, OperationalError("gone")) is None
+
+
+def pinned(path: Path) -> dict[str, tuple[str, set[str]]]:
+    """name -> (version, extras) of every `name[extras]==version` line of a requirements file."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            requirement = Requirement(line)
+            pins[canonicalize_name(requirement.name)] = (str(requirement.specifier), set(requirement.extras))
+    return pins
+
+
+def test_the_production_requirements_pin_everything_they_need():
+    """requirements.txt alone must give a working worker: every dependency of what it pins, through
+    the extras it asks for (kombu[redis] needs `packaging`), is pinned there too, at a version that
+    satisfies it; installed development tools must not be what makes production work."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = pinned(Path(__file__).resolve().parents[2] / "requirements.txt")
+    missing, conflicting = set(), set()
+    for name, (_version, extras) in pins.items():
+        for text in distribution(name).requires or []:
+            requirement = Requirement(text)
+            environment = [{"extra": extra} for extra in extras | {""}]
+            if requirement.marker and not any(requirement.marker.evaluate(env) for env in environment):
+                continue
+            pin = pins.get(canonicalize_name(requirement.name))
+            if pin is None:
+                missing.add(f"{requirement.name} (for {name})")
+            elif not requirement.specifier.contains(pin[0].removeprefix("=="), prereleases=True):
+                conflicting.add(f"{requirement.name}{pin[0]} (for {name}: {requirement.specifier})")
+    assert not missing
+    assert not conflicting
+    assert "redis" in pins["kombu"][1]  # the broker the worker and beat use

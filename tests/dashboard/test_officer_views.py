@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from borrowers.choices import Channel, Relation
 from borrowers.models import Borrower, ContactPoint
@@ -167,17 +167,49 @@ def test_an_officer_changes_their_password(people):
     assert people["officer"].check_password("Zhong-Guo-2026!")
 
 
-def test_five_failed_logins_lock_the_account(people):
-    client = Client()
-    for _ in range(5):
-        response = client.post("/accounts/login/", {"username": "officer", "password": "wrong"})
+def failed_logins(username, address, times=5):
+    client = Client(REMOTE_ADDR=address)
+    for _ in range(times):
+        response = client.post("/accounts/login/", {"username": username, "password": "wrong"})
         assert response.status_code in (200, 429)
+    return client
+
+
+def test_five_failed_logins_lock_the_username_from_that_address(people):
+    client = failed_logins("officer", "10.0.0.5")
     locked = client.post("/accounts/login/", {"username": "officer", "password": "pw"})
     assert locked.status_code == 429
     assert "registration/locked_out.html" in [template.name for template in locked.templates]
     assert "_auth_user_id" not in client.session
-    # Another account from the same office address is not locked (django-axes locks by username).
-    assert password_login(Client(), "officer2", "pw")
+    # Another account from the same office address is not locked.
+    assert password_login(Client(), "officer2", "pw", "10.0.0.5")
+
+
+def test_wrong_passwords_sent_from_elsewhere_do_not_lock_the_owner_out(people):
+    failed_logins("officer", "203.0.113.9")  # somebody else, somewhere else
+    assert password_login(Client(), "officer", "pw", "10.0.0.5")
+
+
+def test_the_lock_lifts_after_the_cool_off(people, settings):
+    failed_logins("officer", "10.0.0.5")
+    assert timedelta(minutes=60) == settings.AXES_COOLOFF_TIME  # AXES_COOLOFF_MINUTES
+    # (Another try while locked would count as a failure and start the cool-off again.)
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):
+        assert password_login(Client(), "officer", "pw", "10.0.0.5")
+
+
+def test_an_admin_unlocks_a_user_at_once_and_it_is_logged(people, admin_client):
+    failed_logins("officer", "10.0.0.5")
+    assert not password_login(Client(), "officer", "pw", "10.0.0.5")
+    response = admin_client.post(
+        "/admin/auth/user/",
+        {"action": "unlock_sign_in", "_selected_action": [people["officer"].pk]},
+        follow=True,
+    )
+    assert "Sign-in unlocked for 1 user." in response.content.decode()
+    assert password_login(Client(), "officer", "pw", "10.0.0.5")
+    entry = ActivityLog.objects.get(action="auth.user.unlocked")
+    assert entry.target_id == str(people["officer"].pk) and entry.data == {"attempts": 1}
 
 
 @override_settings(LANGUAGE_CODE="zh-hans")
