@@ -226,7 +226,7 @@ def production_env():
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "load-bench-" + "x" * 50,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_HTTPS": "false",
         "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench" / "static"),
         "API_THROTTLE_RATE": "100000000/minute",
     }

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 os.environ.setdefault("DJANGO_SECRET_KEY", "load-bench-" + "x" * 50)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
-os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
+os.environ.setdefault("DJANGO_HTTPS", "false")
 os.environ.setdefault("DJANGO_STATIC_ROOT", str(ROOT / "var" / "bench" / "static"))
 
 from bench.embedded import use_private_server_unless_configured  # noqa: E402

@@ -280,6 +280,7 @@ SPECTACULAR_SETTINGS = {
     # Enums that share a field name across models get distinct schema names.
     "ENUM_NAME_OVERRIDES": {
         "LoanStatusEnum": "loans.choices.LoanStatus",
+        "RegulatoryClassEnum": "loans.choices.RegulatoryClass",
         "BorrowerKindEnum": "borrowers.choices.BorrowerKind",
         "PaymentKindEnum": "loans.choices.PaymentKind",
         "ContactPointChannelEnum": "borrowers.choices.Channel",

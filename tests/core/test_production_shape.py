@@ -39,7 +39,7 @@ def start_web_app(tmp_path, **env):
 
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "a-production-key-for-this-test",
+    "DJANGO_SECRET_KEY": "a-production-key-for-this-test-7Hq2Lx9vRt4Wm8Zp3Kc6Nb1Yd5Fg0Js",
     "DJANGO_ALLOWED_HOSTS": "collections.example.com",
 }
 
@@ -166,3 +166,53 @@ def test_the_production_requirements_pin_everything_they_need():
     assert not missing
     assert not conflicting
     assert "redis" in pins["kombu"][1]  # the broker the worker and beat use
+
+
+@pytest.fixture(scope="module")
+def collected_static(tmp_path_factory):
+    static_root = tmp_path_factory.mktemp("static")
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **PRODUCTION, "DJANGO_STATIC_ROOT": str(static_root)},
+        capture_output=True,
+        text=True,
+    )
+    assert collected.returncode == 0, collected.stderr
+    return static_root
+
+
+def manage(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
+    )
+
+
+@pytest.mark.django_db
+def test_the_deployment_check_is_clean_with_the_production_settings(collected_static):
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, DJANGO_STATIC_ROOT=str(collected_static)
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+SHOW_HTTPS = (
+    "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+    "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER)"
+)
+
+
+@pytest.mark.parametrize(
+    ("https", "expected"),
+    [
+        (None, "True 31536000 True True True ('HTTP_X_FORWARDED_PROTO', 'https')"),
+        ("false", "False 0 False False False ('HTTP_X_FORWARDED_PROTO', 'https')"),
+    ],
+)
+def test_production_redirects_to_https_and_sends_hsts_unless_told_it_is_served_over_plain_http(https, expected):
+    env = {**PRODUCTION, **({"DJANGO_HTTPS": https} if https else {})}
+    result = manage("shell", "-c", SHOW_HTTPS, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
