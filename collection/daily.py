@@ -34,6 +34,7 @@ from loans.services import loan_apply_credit
 from webhooks.services import events_publish
 
 from . import rules, snapshots
+from .approvals import pending_cancel
 from .choices import CaseState, PlanState, PromiseStatus, ResolutionReason, Severity
 from .models import CollectionCase, PromiseToPay, RestructuringPlan, Team
 from .services import case_facts
@@ -561,8 +562,8 @@ def _escalate(as_of, candidates):
 
 def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):
     """Move locked cases to `target` in one UPDATE per distinct source state, bump their versions,
-    write the `per_case` fields set on the instances, and log each as `system` with the rule that
-    fired."""
+    write the `per_case` fields set on the instances, log each as `system` with the rule that fired,
+    and cancel the requests waiting on them (collection.approvals)."""
     if not cases:
         return 0
     by_source = {}
@@ -583,6 +584,7 @@ def _move(cases, *, target, verb, rule, extra, per_case=(), data=None):
             after={"state": target},
             entries=((c.pk, str(c), {"rule": rule, **((data or (lambda c: {}))(c))}) for c in group),
         )
+    pending_cancel([c.pk for c in cases], actor="system", step=verb, state=target)
     events_publish(
         event_type="case.state_changed",
         payloads=(

@@ -291,7 +291,9 @@ class PromiseToPay(TimeStampedModel):
 
 
 class Approval(TimeStampedModel):
-    """Maker-checker: an action one person asks for and a manager (never the same person) decides."""
+    """Maker-checker: an action one person asks for and a manager (never the same person) decides.
+    A case has at most one request waiting, made on the case as it stood then (`case_version`): any
+    move of the case cancels it, since what was asked may no longer fit."""
 
     case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="approvals")
     action = models.CharField(_("action"), max_length=16, choices=ApprovalAction.choices)
@@ -303,6 +305,8 @@ class Approval(TimeStampedModel):
     )
     reason = models.TextField(_("reason"))
     details = models.JSONField(_("details"), default=dict, blank=True)
+    # The case's version the request was made on (null: made before versions were recorded).
+    case_version = models.PositiveIntegerField(_("case version"), null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("decided by"),
@@ -320,7 +324,7 @@ class Approval(TimeStampedModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["case", "action"], condition=Q(status="pending"), name="one_pending_approval_per_action"
+                fields=["case"], condition=Q(status="pending"), name="one_pending_approval_per_case"
             ),
         ]
 

@@ -21,6 +21,7 @@ from loans.services import loan_transfer, loan_write_off
 from webhooks.services import event_publish
 
 from . import rules
+from .approvals import pending_cancel
 from .book_figures import book_figures_changed
 from .choices import (
     ApprovalAction,
@@ -125,6 +126,7 @@ def _transition(*, actor, case, name, args=(), reason="", rule="", data=None, fi
             after={"state": locked.state},
             data={"rule": rule or ("officer" if not is_system(actor) else "system"), **(data or {})},
         )
+        pending_cancel([locked.pk], actor=actor, step=VERBS[name], state=locked.state)
         event_publish(
             event_type="case.state_changed",
             payload={
@@ -289,8 +291,9 @@ def case_set_flags(*, actor, case, suspected_evasion=None, collateral_at_risk=No
 
 
 def approval_request(*, actor, case, action: str, reason: str, details: dict | None = None) -> Approval:
-    """Ask a manager to approve a de-escalation, legal referral, write-off or transfer. A legal
-    referral must carry a feasibility note (expected recovery against cost)."""
+    """Ask a manager to approve a de-escalation, legal referral, write-off or transfer, on the case
+    as the actor saw it (`case`: its state and version). A legal referral must carry a feasibility
+    note (expected recovery against cost). One request waits per case (collection.approvals)."""
     details = details or {}
     if action not in APPROVAL_TRANSITIONS:
         raise ApplicationError(_("This action needs no approval."), field="action")
@@ -305,14 +308,29 @@ def approval_request(*, actor, case, action: str, reason: str, details: dict | N
     transition_name = APPROVAL_TRANSITIONS[action]
     with transaction.atomic():
         locked = CollectionCase.objects.select_for_update().get(pk=case.pk)
+        if (locked.state, locked.version) != (case.state, case.version):
+            raise ConcurrentChange(
+                _("Someone else changed this case first: it is now “%(state)s”. Nothing was done.")
+                % {"state": locked.get_state_display()}
+            )
         if not can_proceed(getattr(locked, transition_name)):
             raise TransitionNotAllowed(
                 _("This step is not allowed while the case is “%(state)s”.") % {"state": locked.get_state_display()}
             )
-        if Approval.objects.filter(case=locked, action=action, status=ApprovalStatus.PENDING).exists():
-            raise ApplicationError(_("The same request is already waiting for a decision."), code="conflict")
+        waiting = Approval.objects.filter(case=locked, status=ApprovalStatus.PENDING).first()
+        if waiting is not None:
+            raise ApplicationError(
+                _("A request is already waiting for a decision on this case: %(action)s. Nothing was done.")
+                % {"action": waiting.get_action_display()},
+                code="conflict",
+            )
         approval = Approval.objects.create(
-            case=locked, action=action, requested_by=actor, reason=reason, details=details
+            case=locked,
+            action=action,
+            requested_by=actor,
+            reason=reason,
+            details=details,
+            case_version=locked.version,
         )
         log_action(
             actor=actor,
@@ -325,47 +343,64 @@ def approval_request(*, actor, case, action: str, reason: str, details: dict | N
 
 
 def approval_decide(*, actor, approval: Approval, approve: bool, note: str = "") -> Approval:
-    """A manager other than the requester approves (the case moves) or rejects (it stays)."""
+    """A manager other than the requester approves (the case moves) or rejects (it stays). A request
+    whose case moved on since it was made is cancelled instead (collection.approvals), and the
+    manager is told so."""
     if not is_manager(actor):
         raise NotPermitted(_("Only a manager may decide this."))
     with transaction.atomic():
         locked = Approval.objects.select_for_update(of=("self",)).select_related("case").get(pk=approval.pk)
         if locked.requested_by_id == actor.pk:
             raise NotPermitted(_("You cannot approve your own request (maker-checker)."))
+        if locked.status == ApprovalStatus.CANCELLED:
+            raise ConcurrentChange(_("This request was cancelled. %(note)s") % {"note": locked.decision_note})
         if locked.status != ApprovalStatus.PENDING:
             raise ConcurrentChange(
                 _("This request was already decided: %(status)s.") % {"status": locked.get_status_display()}
             )
-        if not approve and not note.strip():
-            raise ApplicationError(_("Say why the request is rejected."), field="note")
-        locked.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
-        locked.decided_by, locked.decided_at, locked.decision_note = actor, timezone.now(), note
-        locked.save()
-        if approve:
-            name = APPROVAL_TRANSITIONS[locked.action]
-            args = (business_today(),) if name in ("write_off", "transfer") else ()
-            case = _transition(
-                actor=actor,
-                case=locked.case,
-                name=name,
-                args=args,
-                reason=locked.reason,
-                rule="approved",
-                data={"approval": locked.pk, "requested_by": locked.requested_by.get_username()},
-            )
-            # The loan closes with the case: written off (its provision logged) or sold.
-            if name == "write_off":
-                loan_write_off(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
-            elif name == "transfer":
-                loan_transfer(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
-        log_action(
-            actor=actor,
-            action=f"collection.approval.{locked.status}",
-            target=locked.case,
-            reason=note,
-            data={"approval": locked.pk, "action": locked.action},
+        stale = locked.case_version is not None and locked.case_version != locked.case.version
+        if stale:
+            # Every move cancels what waits on the case: one that outlived a move is stale all the same.
+            pending_cancel([locked.case_id], actor="system", step="stale", state=locked.case.state)
+        else:
+            _decide(actor, locked, approve, note)
+    if stale:
+        raise ConcurrentChange(
+            _("The case moved on since this request was made: the request is cancelled and nothing else was done.")
         )
     return locked
+
+
+def _decide(actor, locked: Approval, approve: bool, note: str):
+    if not approve and not note.strip():
+        raise ApplicationError(_("Say why the request is rejected."), field="note")
+    locked.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+    locked.decided_by, locked.decided_at, locked.decision_note = actor, timezone.now(), note
+    locked.save()
+    if approve:
+        name = APPROVAL_TRANSITIONS[locked.action]
+        args = (business_today(),) if name in ("write_off", "transfer") else ()
+        case = _transition(
+            actor=actor,
+            case=locked.case,
+            name=name,
+            args=args,
+            reason=locked.reason,
+            rule="approved",
+            data={"approval": locked.pk, "requested_by": locked.requested_by.get_username()},
+        )
+        # The loan closes with the case: written off (its provision logged) or sold.
+        if name == "write_off":
+            loan_write_off(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
+        elif name == "transfer":
+            loan_transfer(actor=actor, loan=case.loan, on=case.closed_on, reason=locked.reason)
+    log_action(
+        actor=actor,
+        action=f"collection.approval.{locked.status}",
+        target=locked.case,
+        reason=note,
+        data={"approval": locked.pk, "action": locked.action},
+    )
 
 
 # --- Assignment -------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from django.utils import translation
 
 
 def stored_text(message, **params) -> str:
-    """`message` (marked with gettext_lazy) in the lender's language, with `params` filled in."""
+    """`message` (marked with gettext_lazy) in the lender's language, with `params` filled in (lazy
+    ones, such as a choice's label, in that language too)."""
     with translation.override(settings.LANGUAGE_CODE):
         text = str(message)
-    return text % params if params else text
+        return text % params if params else text

@@ -16,6 +16,11 @@ def is_manager(user):
     return has_role(user, roles.MANAGER)
 
 
+def may_read_loans(actor) -> bool:
+    """Whether the actor may see loans' balances (the system may): what an error message may tell it."""
+    return is_system(actor) or actor.has_perm("loans.view_loan")
+
+
 UNMASK_PII = "collection.unmask_pii"
 
 

@@ -35,6 +35,8 @@ ROLE_PERMISSIONS = {
         "borrowers.add_*",
         "borrowers.change_*",
         "loans.add_payment",
+        "loans.reverse_payment",
+        "loans.settle_loan",
         "loans.change_collateral",
         "loans.change_loanproduct",
         "collection.*",

@@ -325,9 +325,7 @@ def _after_closing(actor, action, step, note):
         case_resolve(actor=actor, case=case, reason=reason, note=note, rule=f"legal.{step}")
     elif (
         not actions.exclude(state__in=A.closed()).exists()
-        and not Approval.objects.filter(
-            case=case, action=ApprovalAction.WRITE_OFF, status=ApprovalStatus.PENDING
-        ).exists()
+        and not Approval.objects.filter(case=case, status=ApprovalStatus.PENDING).exists()  # one per case
         and (impossible := actions.filter(state=A.CLOSED_IMPOSSIBLE).order_by("-closed_on", "-id").first())
     ):
         action = impossible

@@ -234,6 +234,7 @@ class Loan(TimeStampedModel):
             models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
             models.CheckConstraint(condition=Q(credit_balance__gte=0), name="loan_credit_balance_not_negative"),
         ]
+        permissions = [("settle_loan", _("Can settle loans early"))]
 
     def __str__(self):
         return self.external_id
@@ -336,11 +337,23 @@ class Installment(models.Model):
 
 class Payment(TimeStampedModel):
     """Money received for a loan, or the reversal of such money (a new negative entry: a payment is
-    never edited). The external reference is unique, so posting the same payment twice is a no-op."""
+    never edited). The external reference is unique within its idempotency scope, so posting the same
+    payment twice is a no-op. Each API client has a scope of its own (a reference another client used
+    means nothing to it and tells it nothing); people and the system share one, so the same bank
+    reference entered by two officers is one payment (loans.services.idempotency_scope)."""
 
     loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="payments")
     kind = models.CharField(_("kind"), max_length=10, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
-    external_reference = models.CharField(_("external reference"), max_length=100, unique=True)
+    external_reference = models.CharField(_("external reference"), max_length=100)
+    idempotency_scope = models.CharField(
+        _("idempotency scope"),
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",  # rows written in SQL (imports) fall into the shared scope
+        editable=False,
+        help_text=_("Whose references this one is unique among: an API client's own, or blank for people and imports."),
+    )
     amount = money_field(_("amount"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CNY")
     received_at = models.DateTimeField(_("received at"))
@@ -367,7 +380,12 @@ class Payment(TimeStampedModel):
         verbose_name_plural = _("payments")
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["loan", "value_date"])]
+        permissions = [("reverse_payment", _("Can reverse payments"))]
         constraints = [
+            # external_reference first: the admin's search by reference uses this index too.
+            models.UniqueConstraint(
+                fields=["external_reference", "idempotency_scope"], name="payment_reference_unique"
+            ),
             models.CheckConstraint(
                 condition=(Q(kind=PaymentKind.PAYMENT, amount__gt=0, reverses__isnull=True))
                 | Q(kind=PaymentKind.REVERSAL, amount__lt=0, reverses__isnull=False),

@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from borrowers.models import Borrower
+from core import roles
 from core.audit import log_action
+from core.auth import role_names
 from core.dates import business_date, business_today
 from core.errors import ApplicationError
 from core.i18n import stored_text
@@ -186,6 +188,23 @@ def _same_loan_or_conflict(loan, borrower, product, principal, annual_rate, term
 # --- Payments ---------------------------------------------------------------------------------------
 
 
+def idempotency_scope(actor) -> str:
+    """Whose external references a payment's is unique among (Payment.idempotency_scope): each API
+    client's own, so that another client's reference neither blocks it nor shows it that payment;
+    one shared by people and the system, so that a bank reference entered twice is one payment."""
+    user = _user_or_none(actor)
+    if user is not None and roles.API_CLIENT in role_names(user):
+        return f"client:{user.pk}"
+    return ""
+
+
+def payment_by_reference(actor, external_reference: str) -> Payment | None:
+    """The payment posted under this reference in the actor's scope, if any."""
+    return Payment.objects.filter(
+        external_reference=(external_reference or "").strip(), idempotency_scope=idempotency_scope(actor)
+    ).first()
+
+
 def payment_post(
     *,
     actor,
@@ -207,7 +226,7 @@ def payment_post(
         raise ApplicationError(
             _("Give the payment's external reference (at most 100 characters)."), field="external_reference"
         )
-    existing = Payment.objects.filter(external_reference=external_reference).first()
+    existing = payment_by_reference(actor, external_reference)
     if existing is not None:
         return _same_payment_or_conflict(existing, loan, amount), False
     received_at = received_at or timezone.now()
@@ -240,6 +259,7 @@ def payment_post(
                 loan=loan,
                 kind=PaymentKind.PAYMENT,
                 external_reference=external_reference,
+                idempotency_scope=idempotency_scope(actor),
                 amount=amount,
                 currency=currency,
                 received_at=received_at,
@@ -287,7 +307,7 @@ def payment_post(
             )
     except IntegrityError:
         # A concurrent post of the same reference won the race: answer with its result.
-        existing = Payment.objects.get(external_reference=external_reference)
+        existing = payment_by_reference(actor, external_reference)
         return _same_payment_or_conflict(existing, loan, amount), False
     return payment, True
 
@@ -317,7 +337,7 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         return existing, False
     today = business_today()
     reference = external_reference or _reversal_reference(payment)
-    if Payment.objects.filter(external_reference=reference).exists():
+    if payment_by_reference(actor, reference) is not None:
         raise ApplicationError(
             _("This external reference was already used for a different payment."),
             code="idempotency_mismatch",
@@ -327,6 +347,7 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         loan=loan,
         kind=PaymentKind.REVERSAL,
         external_reference=reference,
+        idempotency_scope=idempotency_scope(actor),
         amount=-payment.amount,
         currency=payment.currency,
         received_at=timezone.now(),

@@ -20,11 +20,12 @@ from core.dates import business_today
 from core.errors import ApplicationError
 from core.i18n import stored_text
 from core.money import ZERO, parse_amount
+from core.permissions import may_read_loans
 
 from .choices import InstallmentStatus
 from .claim import claim_as_of
 from .models import Installment, Loan, Payment
-from .services import loan_refresh_balances, payment_post
+from .services import loan_refresh_balances, payment_by_reference, payment_post
 
 UNPAID = [InstallmentStatus.PENDING, InstallmentStatus.PARTIALLY_PAID]
 
@@ -65,8 +66,7 @@ def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, cha
     holds (payment_post spends that money first). Posting the same reference
     again returns the first payment and changes nothing."""
     amount = parse_amount(amount)
-    existing = Payment.objects.filter(external_reference=(external_reference or "").strip()).first()
-    if existing is not None:
+    if payment_by_reference(actor, external_reference) is not None:
         return payment_post(
             actor=actor, loan=loan, amount=amount, external_reference=external_reference, channel=channel
         )[0]
@@ -77,6 +77,8 @@ def loan_settle_early(*, actor, loan: Loan, amount, external_reference: str, cha
             raise ApplicationError(_("The loan is closed."), code="loan_closed", field="loan")
         quote = payoff_quote(locked, today)
         if amount < quote.to_pay:
+            if not may_read_loans(actor):  # the payoff is the loan's balance: not for a client that may not see it
+                raise ApplicationError(_("The amount does not cover what settling today takes."), field="amount")
             raise ApplicationError(
                 _("Settling today takes %(total)s; %(amount)s is not enough.")
                 % {"total": f"¥{quote.to_pay:,.2f}", "amount": f"¥{amount:,.2f}"},

@@ -48,8 +48,8 @@ def staff_client(db):
 
     sync_roles()
 
-    def make(role, *, session=False):
-        user = User.objects.create_user(f"{role}-user", password="pw")
+    def make(role, *, session=False, username=None):
+        user = User.objects.create_user(username or f"{role}-user", password="pw")
         user.groups.add(Group.objects.get(name=role))
         client = APIClient()
         if session:

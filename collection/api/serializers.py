@@ -112,7 +112,12 @@ class CaseBorrowerDetailSerializer(serializers.ModelSerializer):
 
 class ApprovalSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text=_("null while pending, and for a request cancelled because its case moved on"),
+    )
 
     class Meta:
         model = Approval
@@ -124,6 +129,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
             "requested_by",
             "reason",
             "details",
+            "case_version",
             "decided_by",
             "decided_at",
             "decision_note",

@@ -155,8 +155,9 @@ def pending_approvals():
 
 
 def recent_decisions(limit=RECENT_DECISIONS):
+    """The latest requests decided, or cancelled because their case moved on, newest first."""
     return (
-        Approval.objects.filter(status__in=[ApprovalStatus.APPROVED, ApprovalStatus.REJECTED])
+        Approval.objects.exclude(status=ApprovalStatus.PENDING)
         .select_related("case__loan", "requested_by", "decided_by")
         .order_by("-decided_at", "-id")[:limit]
     )

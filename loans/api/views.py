@@ -19,7 +19,7 @@ from core.errors import ApplicationError
 
 from ..filters import LoanFilterSet, PaymentFilterSet
 from ..models import Loan, LoanProduct, Payment, PaymentAllocation
-from ..services import loan_create, loan_set_class, payment_post, payment_reverse
+from ..services import loan_create, loan_set_class, payment_by_reference, payment_post, payment_reverse
 from ..settlement import loan_settle_early, payoff_quote
 from .serializers import (
     LoanClassSerializer,
@@ -43,11 +43,27 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-class CanPostPayments(permissions.BasePermission):
-    """Settling a loan is posting a payment to it."""
+class HoldsPermissions(permissions.BasePermission):
+    """The user holds every one of `perms`: the action's own permission, and the reading of what
+    it acts on (a client acts only on what it may see)."""
+
+    perms: tuple[str, ...] = ()
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.has_perm("loans.add_payment"))
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perms(self.perms))
+
+
+class CanSettle(HoldsPermissions):
+    """Settling a loan early: the quote it pays is the loan's balance, so the loan must be visible."""
+
+    perms = ("loans.settle_loan", "loans.view_loan")
+
+
+class CanReverse(HoldsPermissions):
+    """Reversing a payment takes money back off a loan: its own permission, and the payment visible."""
+
+    perms = ("loans.reverse_payment", "loans.view_payment")
 
 
 IDEMPOTENCY_MISMATCH = {
@@ -108,9 +124,8 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return LoanSerializer if self.action == "list" else LoanDetailSerializer
 
     def get_permissions(self):
-        # Settling is posting a payment: a payment gateway holds loans.add_payment, not loans.add_loan.
         if self.action == "settle":
-            return [CanPostPayments()]
+            return [CanSettle()]
         return super().get_permissions()
 
     @extend_schema(
@@ -136,8 +151,8 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         summary=_("Settle the loan early"),
         description=_(
             "Pays the loan off today with at least the quote's `to_pay` (the rest of the schedule is "
-            "superseded). Idempotent by `external_reference`: the same again answers 200 with the first "
-            "payment. Needs `loans.add_payment`."
+            "superseded). Idempotent by `external_reference` (within the client's own references): the same "
+            "again answers 200 with the first payment. Needs `loans.settle_loan` and `loans.view_loan`."
         ),
         request=SettleSerializer,
         responses={
@@ -155,7 +170,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         loan = self.get_object()
         serializer = SettleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        repeated = Payment.objects.filter(external_reference=serializer.validated_data["external_reference"]).exists()
+        repeated = payment_by_reference(request.user, serializer.validated_data["external_reference"]) is not None
         payment = loan_settle_early(actor=request.user, loan=loan, **serializer.validated_data)
         payments = PaymentViewSet.queryset.prefetch_related(
             Prefetch("allocations", queryset=PaymentAllocation.objects.select_related("installment"))
@@ -246,7 +261,8 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         description=_(
             "Idempotent by `external_reference`, or by the `Idempotency-Key` header when the body has none: "
             "the same reference again answers 200 with the first payment and changes nothing; the same "
-            "reference for other money is a 422. `loan` is the loan's external id; `amount` a decimal string."
+            "reference for other money is a 422. References are the client's own: another client's never "
+            "matches. `loan` is the loan's external id; `amount` a decimal string."
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=PaymentCreateSerializer,
@@ -272,7 +288,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         summary=_("Reverse a payment"),
         description=_(
             "Adds a negative entry that takes back what the payment paid. Reversing it again answers 200 "
-            "with the same reversal."
+            "with the same reversal. Needs `loans.reverse_payment` and `loans.view_payment`."
         ),
         request=PaymentReverseSerializer,
         responses={
@@ -284,7 +300,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             **errors(400, 401, 403, 404),
         },
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[CanReverse])
     def reverse(self, request, pk=None):
         payment = self.get_object()
         serializer = PaymentReverseSerializer(data=request.data)

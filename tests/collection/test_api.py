@@ -512,6 +512,7 @@ def test_a_rejected_request_leaves_the_case_where_it_was(people):
 def test_the_approvals_inbox_lists_pending_requests_by_default(people):
     mine = make_case(state=S.SERIOUS, officer=people["officer"])
     theirs = make_case(state=S.SERIOUS, officer=people["other_officer"])
+    another = make_case(state=S.SERIOUS, officer=people["officer"])  # one request waits per case
     write_off = services.approval_request(
         actor=people["officer"], case=mine, action=ApprovalAction.WRITE_OFF, reason="gone"
     )
@@ -519,7 +520,7 @@ def test_the_approvals_inbox_lists_pending_requests_by_default(people):
         actor=people["other_officer"], case=theirs, action=ApprovalAction.TRANSFER, reason="sale"
     )
     deescalate = services.approval_request(
-        actor=people["officer"], case=mine, action=ApprovalAction.DEESCALATE, reason="paying"
+        actor=people["officer"], case=another, action=ApprovalAction.DEESCALATE, reason="paying"
     )
     services.approval_decide(actor=people["manager"], approval=deescalate, approve=False, note="no")
     manager = client_for(people["manager"])

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from collection import services
 from collection.choices import ApprovalAction, ApprovalStatus, CaseState, HoldReason, ResolutionReason, Severity
 from collection.errors import ConcurrentChange, NotPermitted, TransitionNotAllowed
-from collection.models import CollectionCase
+from collection.models import Approval, CollectionCase
 from core.errors import ApplicationError
 from core.models import ActivityLog
 from tests.collection.factories import make_case, make_manager, make_officer
@@ -288,3 +288,89 @@ def test_an_approved_write_off_or_transfer_closes_the_loan(people, action, loan_
     case.loan.refresh_from_db()
     assert (case.loan.status, case.loan.closed_on) == (loan_status, case.closed_on)
     assert ActivityLog.objects.filter(action=f"loans.loan.{loan_status}", target_id=str(case.loan_id)).exists()
+
+
+# --- One request per case, on the case as it stood ---------------------------------------------------
+
+
+def request(people, case, action, **details):
+    return services.approval_request(actor=people["officer"], case=case, action=action, reason="why", details=details)
+
+
+def test_one_request_waits_per_case(people):
+    case = make_case(state=S.SERIOUS, officer=people["officer"])
+    first = request(people, case, ApprovalAction.WRITE_OFF)
+    assert first.case_version == case.version
+    for action, details in (
+        (ApprovalAction.TRANSFER, {}),
+        (ApprovalAction.DEESCALATE, {}),
+        (ApprovalAction.REFER_TO_LEGAL, {"feasibility_note": "assets found"}),
+        (ApprovalAction.WRITE_OFF, {}),
+    ):
+        with pytest.raises(ApplicationError) as refused:
+            request(people, case, action, **details)
+        assert refused.value.code == "conflict" and "Write off" in refused.value.message
+    assert Approval.objects.filter(case=case).count() == 1
+
+
+def test_the_database_keeps_one_request_waiting_per_case(people):
+    case = make_case(state=S.SERIOUS, officer=people["officer"])
+    Approval.objects.create(case=case, action=ApprovalAction.WRITE_OFF, requested_by=people["officer"], reason="a")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Approval.objects.create(case=case, action=ApprovalAction.TRANSFER, requested_by=people["officer"], reason="b")
+
+
+def test_a_request_on_a_stale_view_of_the_case_is_refused(people):
+    case = make_case(state=S.MINOR, officer=people["officer"])
+    seen = CollectionCase.objects.get(pk=case.pk)
+    services.case_escalate(actor=people["officer"], case=case, reason="stopped answering")
+    with pytest.raises(ConcurrentChange):
+        request(people, seen, ApprovalAction.TRANSFER)
+    assert not Approval.objects.exists()
+
+
+def test_a_move_of_the_case_cancels_the_request_waiting_on_it(people):
+    case = make_case(state=S.MINOR, officer=people["officer"])
+    transfer = request(people, case, ApprovalAction.TRANSFER)
+    case = services.case_escalate(actor=people["officer"], case=case, reason="stopped answering")
+    transfer.refresh_from_db()
+    assert transfer.status == ApprovalStatus.CANCELLED and transfer.decided_by is None
+    assert transfer.decided_at is not None and "moved on to “Serious overdue”" in transfer.decision_note
+    entry = ActivityLog.objects.get(action="collection.approval.cancelled")
+    assert entry.target_id == str(case.pk) and entry.data == {
+        "approval": transfer.pk,
+        "action": "transfer",
+        "step": "escalated",
+    }
+    with pytest.raises(ConcurrentChange, match="cancelled"):
+        services.approval_decide(actor=people["checker"], approval=transfer, approve=True)
+    assert CollectionCase.objects.get(pk=case.pk).state == S.SERIOUS
+    assert request(people, case, ApprovalAction.WRITE_OFF).status == ApprovalStatus.PENDING  # a new one may be made
+
+
+def test_the_daily_runs_moves_cancel_the_requests_waiting_on_the_cases(people):
+    from collection import daily
+
+    cases = [make_case(state=S.MINOR, officer=people["officer"]) for _ in range(2)]
+    waiting = [request(people, case, ApprovalAction.TRANSFER) for case in cases]
+    with transaction.atomic():
+        locked = list(CollectionCase.objects.select_for_update().filter(pk__in=[c.pk for c in cases]))
+        daily._move(locked, target=S.SERIOUS, verb="escalated", rule="escalation_rules", extra={"severity": "serious"})
+    assert {a.status for a in Approval.objects.filter(pk__in=[a.pk for a in waiting])} == {ApprovalStatus.CANCELLED}
+    assert ActivityLog.objects.filter(action="collection.approval.cancelled").count() == 2
+    assert set(CollectionCase.objects.filter(pk__in=[c.pk for c in cases]).values_list("state", flat=True)) == {
+        S.SERIOUS
+    }
+
+
+def test_a_request_that_outlived_a_move_is_cancelled_when_decided(people):
+    """Were a case to move without cancelling (a path that bypassed the rule), deciding what was
+    asked on its old version still cancels it and changes nothing else."""
+    case = make_case(state=S.MINOR, officer=people["officer"])
+    transfer = request(people, case, ApprovalAction.TRANSFER)
+    CollectionCase.objects.filter(pk=case.pk).update(state=S.SERIOUS, version=case.version + 1)
+    with pytest.raises(ConcurrentChange, match="moved on"):
+        services.approval_decide(actor=people["checker"], approval=transfer, approve=True)
+    transfer.refresh_from_db()
+    assert transfer.status == ApprovalStatus.CANCELLED
+    assert CollectionCase.objects.get(pk=case.pk).state == S.SERIOUS

@@ -256,6 +256,23 @@ def test_approval_of_a_case_that_moved_on_changes_nothing(manager_client, referr
     assert referral.status == ApprovalStatus.PENDING
 
 
+def test_a_request_cancelled_by_a_move_of_its_case_is_shown_as_cancelled(manager_client, officer):
+    case = make_case(state=CaseState.MINOR, officer=officer)
+    transfer = services.approval_request(
+        actor=officer, case=case, action=ApprovalAction.TRANSFER, reason="Sold in the next batch."
+    )
+    services.case_escalate(actor=officer, case=case, reason="Stopped answering.")
+    page = manager_client.get(reverse("dashboard:approvals"))
+    assert page.context["pending"] == [] and list(page.context["decided"]) == [transfer]
+    content = page.content.decode()
+    assert "Cancelled" in content and "the case moved on to “Serious overdue”" in content
+    assert "when the case moved on" in content
+    assert reverse("dashboard:approval_decide", args=[transfer.pk]) not in content
+    response = decide(manager_client, transfer, "approve")
+    assert any("cancelled" in m for m in messages_of(response))
+    assert CollectionCase.objects.get(pk=case.pk).state == CaseState.SERIOUS
+
+
 def test_an_unknown_decision_is_refused(manager_client, referral):
     response = decide(manager_client, referral, "maybe")
     assert response.status_code == 400

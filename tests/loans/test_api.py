@@ -50,6 +50,12 @@ def gateway(api_client_for):
 
 
 @pytest.fixture
+def settler(api_client_for):
+    """A gateway that takes early settlements: it sees loans and may settle them."""
+    return api_client_for("settler", "loans.add_payment", "loans.settle_loan", "loans.view_loan")
+
+
+@pytest.fixture
 def product():
     return LoanProductFactory(code="consumer-12m")
 
@@ -487,15 +493,20 @@ def test_a_reversal_needs_a_reason_and_cannot_itself_be_reversed(manager, loan):
     assert Payment.objects.count() == 2
 
 
-def test_reversing_needs_the_add_payment_permission(officer, gateway, loan):
+def test_reversing_needs_its_own_permission_and_sight_of_the_payment(officer, gateway, api_client_for, loan):
     payment = posted(loan)
     url = f"{PAYMENTS}{payment.pk}/reverse/"
+    blind = api_client_for("blind", "loans.add_payment", "loans.reverse_payment")  # may not read payments
+    finance = api_client_for("finance", "loans.reverse_payment", "loans.view_payment")
 
-    assert_error(officer.post(url, {"reason": "Bounced"}), 403, code="permission_denied")
+    for refused in (officer, gateway, blind):
+        response = refused.post(url, {"reason": "Bounced"})
+        assert_error(response, 403, code="permission_denied")
+        assert "500.00" not in response.content.decode() and loan.external_id not in response.content.decode()
     assert_error(APIClient().post(url, {"reason": "Bounced"}), 401, code="not_authenticated")
     assert not Payment.objects.filter(kind=PaymentKind.REVERSAL).exists()
-    assert gateway.post(url, {"reason": "Bounced"}).status_code == 201
-    assert_error(gateway.post(f"{PAYMENTS}999999/reverse/", {"reason": "Bounced"}), 404, code="not_found")
+    assert finance.post(url, {"reason": "Bounced"}).status_code == 201
+    assert_error(finance.post(f"{PAYMENTS}999999/reverse/", {"reason": "Bounced"}), 404, code="not_found")
 
 
 # --- Reading payments --------------------------------------------------------------------------------
@@ -574,7 +585,7 @@ def test_reversing_a_payment_whose_reversal_reference_is_taken_is_not_a_500(mana
 # --- Early settlement ---------------------------------------------------------------------------------
 
 
-def test_a_loan_quotes_what_settling_today_takes_and_is_settled_once(officer, gateway, loan):
+def test_a_loan_quotes_what_settling_today_takes_and_is_settled_once(officer, settler, loan):
     quote = officer.get(f"{LOANS}{loan.pk}/payoff-quote/")
     assert quote.status_code == 200, quote.content
     body = quote.json()
@@ -583,16 +594,16 @@ def test_a_loan_quotes_what_settling_today_takes_and_is_settled_once(officer, ga
     assert Decimal(body["total"]) == total > loan.principal_outstanding - 1
     assert (Decimal(body["credit"]), Decimal(body["to_pay"])) == (0, total)  # no money held for the loan
 
-    short = gateway.post(
+    short = settler.post(
         f"{LOANS}{loan.pk}/settle/",
         {"amount": f"{total - Decimal('0.01')}", "channel": "bank_transfer", "external_reference": "SETTLE-1"},
         format="json",
     )
     assert_error(short, 400, fields=["amount"])
     settle = {"amount": body["total"], "channel": "bank_transfer", "external_reference": "SETTLE-1"}
-    first = gateway.post(f"{LOANS}{loan.pk}/settle/", settle, format="json")
+    first = settler.post(f"{LOANS}{loan.pk}/settle/", settle, format="json")
     assert first.status_code == 201, first.content
-    again = gateway.post(f"{LOANS}{loan.pk}/settle/", settle, format="json")
+    again = settler.post(f"{LOANS}{loan.pk}/settle/", settle, format="json")
     assert (again.status_code, again.json()) == (200, first.json())
     loan.refresh_from_db()
     assert (loan.status, loan.total_outstanding) == (LoanStatus.PAID_OFF, 0)
@@ -600,10 +611,13 @@ def test_a_loan_quotes_what_settling_today_takes_and_is_settled_once(officer, ga
     assert_error(officer.get(f"{LOANS}{loan.pk}/payoff-quote/"), 409, code="loan_closed")
 
 
-def test_settling_needs_the_payment_permission_and_good_input(core_banking, officer, loan):
-    body = {"amount": "99999.00", "channel": "bank_transfer", "external_reference": "SETTLE-2"}
-    assert core_banking.post(f"{LOANS}{loan.pk}/settle/", body, format="json").status_code == 403
-    assert officer.post(f"{LOANS}{loan.pk}/settle/", body, format="json").status_code == 403
+def test_settling_needs_its_own_permission_and_sight_of_the_loan(core_banking, officer, gateway, api_client_for, loan):
+    body = {"amount": "1.00", "channel": "bank_transfer", "external_reference": "SETTLE-2"}
+    blind = api_client_for("blind", "loans.add_payment", "loans.settle_loan")  # may not read loans
+    for refused in (core_banking, officer, gateway, blind):
+        response = refused.post(f"{LOANS}{loan.pk}/settle/", body, format="json")
+        assert_error(response, 403, code="permission_denied")
+        assert "¥" not in response.content.decode()  # nothing of the payoff
     assert APIClient().get(f"{LOANS}{loan.pk}/payoff-quote/").status_code in (401, 403)
     assert not Payment.objects.exists()
 
@@ -620,3 +634,55 @@ def test_a_loan_costing_more_than_the_cap_is_refused_with_its_cost_and_nothing_i
     body["annual_rate"] = "0.20"
     booked = core_banking.post(LOANS, body, format="json")
     assert booked.status_code == 201 and Decimal("0.20") < Decimal(booked.json()["annual_cost"]) <= Decimal("0.24")
+
+
+def test_a_short_settlement_names_the_payoff_only_to_those_who_may_see_the_loan(loan):
+    from django.contrib.auth.models import Permission, User
+
+    from core.errors import ApplicationError
+    from loans.settlement import loan_settle_early
+
+    blind = User.objects.create_user("blind")
+    blind.user_permissions.add(Permission.objects.get(codename="settle_loan"))
+    with pytest.raises(ApplicationError) as short:
+        loan_settle_early(actor=blind, loan=loan, amount="1.00", external_reference="S-1", channel="bank_transfer")
+    assert "¥" not in short.value.message and "does not cover" in short.value.message
+    with pytest.raises(ApplicationError) as told:
+        loan_settle_early(actor="system", loan=loan, amount="1.00", external_reference="S-1", channel="bank_transfer")
+    assert "Settling today takes ¥" in told.value.message
+    assert not Payment.objects.exists()
+
+
+# --- Idempotency keys belong to their client ---------------------------------------------------------
+
+
+def test_another_clients_reference_neither_blocks_nor_shows_its_payment(api_client_for, loan):
+    first, second = (api_client_for(name, "loans.add_payment") for name in ("gateway-a", "gateway-b"))
+    other_loan = make_loan(external_id="CB-0002")
+    body = {"loan": "CB-0001", "amount": "300.00", "channel": "payment_gateway", "external_reference": "TX-1"}
+    mine = first.post(PAYMENTS, body, format="json")
+    assert mine.status_code == 201, mine.content
+
+    replay = second.post(PAYMENTS, {**body, "loan": "CB-0002", "amount": "5.00"}, format="json")
+    assert replay.status_code == 201, replay.content  # its own payment, not a 422 about somebody else's
+    assert replay.json()["id"] != mine.json()["id"] and replay.json()["loan"] != mine.json()["loan"]
+    assert "300.00" not in replay.content.decode()
+    keyed = second.post(
+        PAYMENTS,
+        {k: v for k, v in body.items() if k != "external_reference"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="TX-1",
+    )
+    assert keyed.status_code == 422 and "300.00" not in keyed.content.decode()  # its own TX-1 was other money
+    assert first.post(PAYMENTS, body, format="json").json() == mine.json()  # a repeat within a scope: the first
+    assert Payment.objects.filter(external_reference="TX-1").count() == 2
+    assert set(Payment.objects.values_list("loan", flat=True)) == {loan.pk, other_loan.pk}
+
+
+def test_people_share_one_scope_so_a_bank_reference_entered_twice_is_one_payment(staff_client, loan):
+    body = {"loan": "CB-0001", "amount": "120.00", "channel": "bank_transfer", "external_reference": "BANK-77"}
+    first = staff_client(roles.MANAGER, username="m1").post(PAYMENTS, body, format="json")
+    again = staff_client(roles.MANAGER, username="m2").post(PAYMENTS, body, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Payment.objects.get().idempotency_scope == ""
