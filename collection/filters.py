@@ -1,9 +1,9 @@
 """Which cases a user may see, and the filters over them: one FilterSet serves the API and the dashboard.
 
-Visibility: an officer sees the cases assigned to them and those of the teams they lead; everyone else
-who holds `collection.view_collectioncase` (managers, auditors, legal officers, API clients given it)
-sees the whole book. Model permissions decide whether a user reads cases at all; these functions decide
-which ones."""
+Visibility: an officer sees the cases assigned to them and those of the teams they lead, and the
+borrowers, loans and payments of those cases only; everyone else who holds the view permissions
+(managers, auditors, legal officers, API clients given them) sees the whole book. Model permissions
+decide whether a user reads cases, loans or borrowers at all; these functions decide which ones."""
 
 import copy
 
@@ -65,6 +65,25 @@ def visibility_key(user):
     own cases and their teams', None for everyone who sees the whole book (who so share the API's
     compiled statements)."""
     return (user.pk, _led_teams(user)) if sees_own_cases_only(user) else None
+
+
+def visible_loans(user, queryset):
+    """The loans of the cases `user` may see (an officer's own), or `queryset` whole for everyone else."""
+    return queryset.filter(pk__in=visible_cases(user).values("loan_id")) if sees_own_cases_only(user) else queryset
+
+
+def visible_borrowers(user, queryset):
+    """The borrowers of the cases `user` may see, or `queryset` whole for everyone else."""
+    if not sees_own_cases_only(user):
+        return queryset
+    return queryset.filter(pk__in=visible_cases(user).values("loan__borrower_id"))
+
+
+def visible_payments(user, queryset):
+    """The payments on the loans of the cases `user` may see, or `queryset` whole for everyone else."""
+    if not sees_own_cases_only(user):
+        return queryset
+    return queryset.filter(loan_id__in=visible_cases(user).values("loan_id"))
 
 
 def visible_approvals(user, queryset=None):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from borrowers.choices import Language
-from core.fields import money_field
+from core.fields import NOTE_MAX_LENGTH, money_field
 from core.models import TimeStampedModel
 from loans.choices import ProductKind
 from loans.models import Loan, LoanProduct
@@ -84,7 +84,7 @@ class CollectionCase(ConcurrentTransitionMixin, TimeStampedModel):
     severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices, blank=True, default="")
     classification_reasons = models.JSONField(_("classification reasons"), default=list, blank=True)
     classified_by_officer = models.BooleanField(_("classified by an officer"), default=False)
-    override_reason = models.TextField(_("override reason"), blank=True)
+    override_reason = models.TextField(_("override reason"), blank=True, max_length=NOTE_MAX_LENGTH)
     classified_at = models.DateTimeField(_("classified at"), null=True, blank=True)
 
     team = models.ForeignKey(Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL)
@@ -247,7 +247,7 @@ class ContactAttempt(TimeStampedModel):
         related_name="+",
     )
     outcome = models.CharField(_("outcome"), max_length=16, choices=ContactOutcome.choices)
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, max_length=NOTE_MAX_LENGTH)
     recording_reference = models.CharField(_("recording reference"), max_length=200, blank=True)
 
     class Meta:
@@ -278,7 +278,7 @@ class PromiseToPay(TimeStampedModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True, max_length=NOTE_MAX_LENGTH)
 
     class Meta:
         verbose_name = _("promise to pay")
@@ -303,7 +303,7 @@ class Approval(TimeStampedModel):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
     )
-    reason = models.TextField(_("reason"))
+    reason = models.TextField(_("reason"), max_length=NOTE_MAX_LENGTH)
     details = models.JSONField(_("details"), default=dict, blank=True)
     # The case's version the request was made on (null: made before versions were recorded).
     case_version = models.PositiveIntegerField(_("case version"), null=True, blank=True)
@@ -316,7 +316,7 @@ class Approval(TimeStampedModel):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    decision_note = models.TextField(_("decision note"), blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True, max_length=NOTE_MAX_LENGTH)
 
     class Meta:
         verbose_name = _("approval")
@@ -351,9 +351,9 @@ class ReminderTemplate(TimeStampedModel):
         help_text=_("A third-party text may name the borrower but never the amount or the overdue."),
     )
     subject_zh_hans = models.CharField(_("subject (Chinese)"), max_length=200, blank=True)
-    body_zh_hans = models.TextField(_("text (Chinese)"))
+    body_zh_hans = models.TextField(_("text (Chinese)"), max_length=NOTE_MAX_LENGTH)
     subject_en = models.CharField(_("subject (English)"), max_length=200, blank=True)
-    body_en = models.TextField(_("text (English)"))
+    body_en = models.TextField(_("text (English)"), max_length=NOTE_MAX_LENGTH)
 
     class Meta:
         verbose_name = _("reminder template")
@@ -553,7 +553,7 @@ class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
     old_terms = models.JSONField(_("old terms"), default=dict)
     new_terms = models.JSONField(_("new terms"), default=dict)
     new_schedule = models.JSONField(_("new schedule"), default=list)
-    reason = models.TextField(_("reason"))
+    reason = models.TextField(_("reason"), max_length=NOTE_MAX_LENGTH)
 
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("proposed by"), on_delete=models.PROTECT, related_name="+"
@@ -567,7 +567,7 @@ class RestructuringPlan(ConcurrentTransitionMixin, TimeStampedModel):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    decision_note = models.TextField(_("decision note"), blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True, max_length=NOTE_MAX_LENGTH)
 
     # The supplementary agreement: both parties sign; only a signed plan is activated.
     borrower_signed_on = models.DateField(_("borrower signed on"), null=True, blank=True)

@@ -118,7 +118,13 @@ class AuditedAdminMixin:
     """Admin writes leave the same kind of ActivityLog entry as service writes: `<app>.<model>.created`
     (with the values), `.changed` (the changed fields before and after; nothing is logged when nothing
     changed) and `.deleted`. Rows saved through an inline are logged against the parent row, so they
-    show up in its history. The actor is the signed-in user."""
+    show up in its history. The actor is the signed-in user. Fields named in `audit_hidden` (a
+    secret) are logged as changed, never with their value."""
+
+    audit_hidden = ()
+
+    def _shown(self, values):
+        return {name: "(hidden)" if name in self.audit_hidden else value for name, value in values.items()}
 
     def audit_target(self, obj):
         """The row an entry is filed under; a child row (a contact point) may answer its parent."""
@@ -130,12 +136,12 @@ class AuditedAdminMixin:
         code, target = audit_code(type(obj)), self.audit_target(obj)
         data = {} if target is obj else {"id": obj.pk, "object": str(obj)}
         if not change:
-            log_action(
-                actor=request.user, action=f"{code}.created", target=target, after=audit_snapshot(obj), data=data
-            )
+            after = self._shown(audit_snapshot(obj))
+            log_action(actor=request.user, action=f"{code}.created", target=target, after=after, data=data)
             return
         before, after = _changes(initial, obj, form.changed_data)
         if after:
+            before, after = self._shown(before), self._shown(after)
             log_action(
                 actor=request.user, action=f"{code}.changed", target=target, before=before, after=after, data=data
             )
@@ -157,7 +163,7 @@ class AuditedAdminMixin:
             actor=request.user,
             action=f"{audit_code(type(obj))}.deleted",
             target=target,
-            before=audit_snapshot(obj),
+            before=self._shown(audit_snapshot(obj)),
             data=data,
         )
 

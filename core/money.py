@@ -20,6 +20,10 @@ def parse_amount(value, *, field="amount", allow_zero=False, allow_negative=Fals
     error naming the field. Floats are refused, since they cannot carry an exact amount."""
     if isinstance(value, float):
         raise ApplicationError(_("Give money as a decimal string, not a float."), field=field)
+    if isinstance(value, str) and not value.isascii():
+        # Decimal() reads full-width and other scripts' digits ("１０"): refused rather than guessed at,
+        # so an amount is what every system downstream reads too.
+        raise ApplicationError(_("Write amounts with the digits 0-9 and a point, as in 1250.00."), field=field)
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError, TypeError):

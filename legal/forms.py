@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from collection.forms.officer import PersonChoiceField, PersonChoiceFilter
 from core import roles
 from core.dates import business_today
+from core.forms import AmountField
 from loans.choices import CollateralStatus, PaymentChannel
 
 from . import rules, services
@@ -48,12 +49,10 @@ def day_field(label, *, required=True, today=True, help_text=""):
 
 
 def money_field(label, *, required=True, allow_zero=False, help_text=""):
-    return forms.DecimalField(
+    return AmountField(
         label=label,
         required=required,
         min_value=Decimal("0") if allow_zero else Decimal("0.01"),
-        max_digits=16,
-        decimal_places=2,
         help_text=help_text,
     )
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from collection.models import CollectionCase
-from core.fields import money_field
+from core.fields import NOTE_MAX_LENGTH, money_field
 from core.models import TimeStampedModel
 from core.money import ZERO
 
@@ -37,7 +37,10 @@ class LawFirm(TimeStampedModel):
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     email = models.EmailField(_("email"), blank=True)
     fee_terms = models.TextField(
-        _("fee terms"), blank=True, help_text=_("e.g. a fixed fee per letter, a share of recoveries.")
+        _("fee terms"),
+        blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        help_text=_("e.g. a fixed fee per letter, a share of recoveries."),
     )
 
     class Meta:

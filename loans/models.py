@@ -91,6 +91,15 @@ class LoanProduct(TimeStampedModel):
         ),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
+    overpayment_allowance = money_field(
+        _("overpayment allowance"),
+        default=Decimal("1000.00"),
+        help_text=_(
+            "How much a payment may exceed everything the loan still owes (a round sum, a payoff quoted a "
+            "few days early); the excess is kept as credit. A larger payment is refused as a mistake."
+        ),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     grace_days = models.PositiveSmallIntegerField(
         _("grace days"),
         default=0,

@@ -20,7 +20,7 @@ from core.dates import business_date, business_today
 from core.errors import ApplicationError
 from core.i18n import stored_text
 from core.money import ZERO, parse_amount, to_fen
-from core.permissions import is_manager
+from core.permissions import is_manager, may_read_loans
 from webhooks.services import event_publish
 
 from . import delinquency, rules
@@ -255,6 +255,7 @@ def payment_post(
             value_date = business_date(received_at)
             if value_date < loan.disbursed_on:
                 raise ApplicationError(_("The payment predates the loan's disbursement."), field="received_at")
+            _check_not_beyond_what_is_owed(actor, loan, amount)
             payment = Payment.objects.create(
                 loan=loan,
                 kind=PaymentKind.PAYMENT,
@@ -310,6 +311,29 @@ def payment_post(
         existing = payment_by_reference(actor, external_reference)
         return _same_payment_or_conflict(existing, loan, amount), False
     return payment, True
+
+
+def _check_not_beyond_what_is_owed(actor, loan, amount):
+    """A payment may exceed what the loan still owes (its credit set against it) by the product's
+    overpayment allowance, no more: ten thousand times the loan is a typing or system error, and
+    accepting it would book a credit nobody can explain. The figures are named only to an actor who
+    may read the loan."""
+    allowance = LoanProduct.objects.values_list("overpayment_allowance", flat=True).get(pk=loan.product_id)
+    owed = max(loan.total_outstanding - loan.credit_balance, ZERO)
+    if amount <= owed + allowance:
+        return
+    if not may_read_loans(actor):
+        raise ApplicationError(
+            _("The payment is more than the loan owes plus the product's overpayment allowance."), field="amount"
+        )
+    raise ApplicationError(
+        _(
+            "%(amount)s is more than the loan owes (%(owed)s) plus the product's overpayment allowance "
+            "(%(allowance)s). Check the amount."
+        )
+        % {"amount": f"¥{amount:,.2f}", "owed": f"¥{owed:,.2f}", "allowance": f"¥{allowance:,.2f}"},
+        field="amount",
+    )
 
 
 def _same_payment_or_conflict(payment, loan, amount):

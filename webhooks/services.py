@@ -13,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from .destinations import CheckedHTTPHandler, CheckedHTTPSHandler, ForbiddenDestination
 from .models import DeliveryStatus, EventType, WebhookDelivery, WebhookSubscription
 
 TIMEOUT_SECONDS = 10
@@ -39,7 +40,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+# No proxy from the environment (the destination check must see the receiver, not a proxy), every
+# connection made to a checked public address (webhooks.destinations), no redirect followed.
+_opener = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), CheckedHTTPHandler, CheckedHTTPSHandler, _NoRedirect
+)
 
 
 def subscriptions_for(event_type: str) -> list[WebhookSubscription]:
@@ -125,14 +130,21 @@ def delivery_send(*, delivery: WebhookDelivery) -> WebhookDelivery:
         delivery.last_error = f"Refusing to send to a {request.type!r} URL."
         delivery.save(update_fields=["attempts", "last_error"])
         raise DeliveryError(delivery.last_error, transient=False)
+    # Only the status code and the kind of failure are kept, never what the receiver answered: a body
+    # in the log would make a misdirected subscription a window into whatever it reached.
     status_code, error = None, ""
     try:
         with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             status_code = response.status
     except urllib.error.HTTPError as exc:
-        status_code, error = exc.code, f"HTTP {exc.code}: {_snippet(exc)}"
+        status_code, error = exc.code, f"HTTP {exc.code}"
     except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, malformed URLs
-        error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ForbiddenDestination):
+            delivery.last_error = f"ForbiddenDestination: {reason}"
+            delivery.save(update_fields=["attempts", "last_error"])
+            raise DeliveryError(delivery.last_error, transient=False) from exc
+        error = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
     delivery.last_status_code = status_code
     if status_code is not None and 200 <= status_code < 300:
         delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, timezone.now(), ""
@@ -149,10 +161,3 @@ def delivery_fail(*, delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.status = DeliveryStatus.FAILED
     delivery.save(update_fields=["status", "last_error"])
     return delivery
-
-
-def _snippet(exc, limit=500) -> str:
-    try:
-        return exc.read(limit).decode("utf-8", "replace")
-    except Exception:  # the answer's body is only a hint; a broken one must not hide the status code
-        return exc.reason if isinstance(exc.reason, str) else ""

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from collection.filters import visible_borrowers
 from core.api.views import errors
 
 from ..filters import BorrowerFilterSet
@@ -36,8 +37,8 @@ class CanAddContactPoint(BasePermission):
     ),
 )
 class BorrowerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """People and enterprises that owe. ID numbers and phones are masked unless the client holds
-    collection.unmask_pii."""
+    """People and enterprises that owe; an officer sees the borrowers of their own cases. ID numbers
+    and phones are masked unless the client holds collection.unmask_pii."""
 
     queryset = Borrower.objects.order_by("id")
     lookup_value_regex = r"[^/]+"  # anything but a slash reaches the view and gets its JSON 404
@@ -45,7 +46,7 @@ class BorrowerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = BorrowerFilterSet
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = visible_borrowers(self.request.user, super().get_queryset())
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("contact_points")
         return queryset

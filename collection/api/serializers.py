@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from borrowers.models import Borrower, ContactPoint
 from core.api.fields import MoneyField
+from core.fields import NOTE_MAX_LENGTH
 from core.models import ActivityLog
 from loans.models import Loan
 
@@ -141,7 +142,11 @@ class ApprovalSerializer(serializers.ModelSerializer):
 class ApprovalDecisionSerializer(serializers.Serializer):
     approve = serializers.BooleanField(help_text=_("true approves (the case moves), false rejects (it stays)"))
     note = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text=_("required when rejecting: say why")
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("required when rejecting: say why"),
     )
 
 
@@ -397,39 +402,48 @@ class ClassifySerializer(TransitionSerializer):
         help_text=_("left out: the classification rules decide"),
     )
     override_reason = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text=_("required when choosing against the rules")
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("required when choosing against the rules"),
     )
 
 
 class EscalateSerializer(TransitionSerializer):
-    reason = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(max_length=NOTE_MAX_LENGTH, allow_blank=True)
 
 
 class GrantGraceSerializer(TransitionSerializer):
     until = serializers.DateField(help_text=_("after today, within 60 days"))
-    reason = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(max_length=NOTE_MAX_LENGTH, allow_blank=True)
 
 
 class HoldSerializer(TransitionSerializer):
     reason = serializers.ChoiceField(choices=HoldReason.choices)
-    note = serializers.CharField(allow_blank=True, help_text=_("the dispute, complaint or event"))
+    note = serializers.CharField(
+        max_length=NOTE_MAX_LENGTH, allow_blank=True, help_text=_("the dispute, complaint or event")
+    )
 
 
 class ReleaseSerializer(TransitionSerializer):
-    note = serializers.CharField(allow_blank=True, help_text=_("how the hold was settled"))
+    note = serializers.CharField(max_length=NOTE_MAX_LENGTH, allow_blank=True, help_text=_("how the hold was settled"))
 
 
 class ResolveSerializer(TransitionSerializer):
     reason = serializers.ChoiceField(choices=ResolutionReason.choices, default=ResolutionReason.CURED)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True, default="")
 
 
 class ManagerApprovalSerializer(TransitionSerializer):
-    reason = serializers.CharField(allow_blank=True, help_text=_("why; the manager reads it"))
+    reason = serializers.CharField(
+        max_length=NOTE_MAX_LENGTH, allow_blank=True, help_text=_("why; the manager reads it")
+    )
 
 
 class LegalReferralSerializer(ManagerApprovalSerializer):
     feasibility_note = serializers.CharField(
+        max_length=NOTE_MAX_LENGTH,
         required=False,
         allow_blank=True,
         default="",
@@ -515,11 +529,13 @@ class PlanProposalSerializer(serializers.Serializer):
     arrears_instalments = serializers.IntegerField(min_value=0, max_value=36, default=0)
     penalty_waiver = MoneyField(default=Decimal("0"), min_value=Decimal("0"))
     first_due_date = serializers.DateField(required=False, allow_null=True)
-    reason = serializers.CharField(help_text=_("why the borrower needs new terms"))
+    reason = serializers.CharField(max_length=NOTE_MAX_LENGTH, help_text=_("why the borrower needs new terms"))
 
 
 class PlanDecisionSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", help_text=_("required to reject"))
+    note = serializers.CharField(
+        max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True, default="", help_text=_("required to reject")
+    )
 
 
 class PlanSignatureSerializer(serializers.Serializer):

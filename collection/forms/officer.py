@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from borrowers.models import ContactPoint
 from core.dates import business_today
+from core.forms import AmountField
 from loans.models import LoanProduct
 
 from .. import rules, selectors, services
@@ -315,6 +316,6 @@ class ContactForm(CaseForm):
 
 class PromiseForm(CaseForm):
     prefix = "promise"
-    amount = forms.DecimalField(label=_("Amount (¥)"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    amount = AmountField(label=_("Amount (¥)"), min_value=Decimal("0.01"), max_digits=14)
     promised_for = forms.DateField(label=_("Promised for"), widget=forms.DateInput(attrs={"type": "date"}))
     note = _note(_("Note"), required=False)

@@ -185,6 +185,10 @@ STORAGES = {
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
+# --- Webhooks go to public addresses only (webhooks/destinations.py); these networks are allowed all
+# the same, for a receiver on the lender's own network (comma-separated CIDRs: 10.8.0.0/24).
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+
 # --- Celery: Redis when REDIS_URL / CELERY_BROKER_URL is set, else kombu's file-system transport,
 # which works across processes with no server.
 REDIS_URL = env("REDIS_URL", default="")

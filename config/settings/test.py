@@ -20,3 +20,5 @@ BOOK_FIGURES_CACHE_SECONDS = 0  # tests read figures right after writing them (o
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: tests never run collectstatic
 # Tests read messages in English (the source language); tests/core/test_i18n.py checks the Chinese.
 LANGUAGE_CODE = "en"
+# The tests' webhook receivers listen on loopback (tests/webhooks/test_destinations.py checks the refusal).
+WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]

@@ -5,9 +5,12 @@ from rest_framework import serializers
 class MoneyField(serializers.DecimalField):
     """An amount of money in yuan: a decimal string with at most two places ("1234.50"). JSON numbers
     with a fraction are refused, since a float cannot carry an exact amount; whole numbers are exact
-    and accepted."""
+    and accepted. Digits other than 0-9 (full-width "１０") are refused, not read."""
 
-    default_error_messages = {"float": _("Give money as a decimal string such as “12.50”, not a JSON number.")}
+    default_error_messages = {
+        "float": _("Give money as a decimal string such as “12.50”, not a JSON number."),
+        "digits": _("Write amounts with the digits 0-9 and a point, as in 1250.00."),
+    }
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_digits", 16)
@@ -17,4 +20,6 @@ class MoneyField(serializers.DecimalField):
     def to_internal_value(self, data):
         if isinstance(data, float):
             self.fail("float")
+        if isinstance(data, str) and not data.isascii():  # Decimal() would read "１０" as ten
+            self.fail("digits")
         return super().to_internal_value(data)

@@ -19,6 +19,7 @@ from collection.models import CollectionCase
 from core import roles
 from core.api.fields import MoneyField
 from core.dates import business_today
+from core.fields import NOTE_MAX_LENGTH
 from core.money import FEN
 from core.permissions import has_role
 from loans.api.serializers import PLAUSIBLE_DATES
@@ -133,7 +134,10 @@ class FeasibilitySerializer(serializers.Serializer):
     expected_recovery = serializers.CharField(read_only=True, required=False)
     expected_net = serializers.CharField(read_only=True, required=False)
     override_reason = serializers.CharField(
-        read_only=True, required=False, help_text=_("why a manager went ahead against the estimate")
+        max_length=NOTE_MAX_LENGTH,
+        read_only=True,
+        required=False,
+        help_text=_("why a manager went ahead against the estimate"),
     )
 
 

@@ -4,6 +4,7 @@ services check the terms and the money); output serializers give money as string
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from borrowers.models import Borrower
@@ -31,12 +32,21 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().enforce_timezone(value)
 
 
+NATURAL_KEY_MAX_LENGTH = 64  # Loan.external_id; a product code is shorter
+
+
+@extend_schema_field({"type": "string", "maxLength": NATURAL_KEY_MAX_LENGTH})
 class NaturalKeyField(serializers.SlugRelatedField):
-    """A related object named by its natural key, a string (a list or a number is not a key)."""
+    """A related object named by its natural key, a string (a list or a number is not a key) no
+    longer than any key is (a product's code, a loan's external id)."""
+
+    default_error_messages = {"max_length": _("No key is longer than {max_length} characters.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if len(data) > NATURAL_KEY_MAX_LENGTH:
+            self.fail("max_length", max_length=NATURAL_KEY_MAX_LENGTH)
         return super().to_internal_value(data)
 
 

@@ -11,6 +11,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from collection.filters import visible_loans, visible_payments
 from core.api.pagination import KeysetPagination
 from core.api.permissions import ViewPermissionToAct
 from core.api.views import error_response, errors
@@ -105,7 +106,7 @@ class LoanProductViewSet(viewsets.ReadOnlyModelViewSet):
     ),
 )
 class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Loans booked by core banking, newest first."""
+    """Loans booked by core banking, newest first; an officer sees the loans of their own cases."""
 
     queryset = Loan.objects.select_related("product").order_by("-id")
     lookup_value_regex = r"[^/]+"
@@ -115,7 +116,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_class = LoanFilterSet
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = visible_loans(self.request.user, super().get_queryset())
         if self.action != "list":
             queryset = queryset.prefetch_related("installments")
         return queryset
@@ -238,7 +239,8 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     ),
 )
 class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Money received for loans, and reversals of it (negative entries), newest first."""
+    """Money received for loans, and reversals of it (negative entries), newest first; an officer sees
+    the payments on the loans of their own cases."""
 
     queryset = Payment.objects.select_related("loan", "reversal").order_by("-id")
     lookup_value_regex = r"[^/]+"
@@ -247,7 +249,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     filterset_class = PaymentFilterSet
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = visible_payments(self.request.user, super().get_queryset())
         if self.action != "list":
             lines = PaymentAllocation.objects.select_related("installment")
             queryset = queryset.prefetch_related(Prefetch("allocations", queryset=lines))

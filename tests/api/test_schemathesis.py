@@ -49,3 +49,23 @@ def test_no_operation_fails_or_breaks_its_schema(case, token):
         headers={"Authorization": f"Token {token}"},
         checks=[not_a_server_error, response_schema_conformance],
     )
+
+
+def test_every_text_the_api_takes_has_a_maximum_length():
+    """A note of 100,000 characters is an attack or a bug, never a note: each string a request body
+    takes is bounded (dates, enums and files are bounded by their format)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    unbounded = []
+    for name, component in schema["components"]["schemas"].items():
+        if not name.endswith("Request"):
+            continue  # what the API answers, not what it takes
+        for field, spec in component.get("properties", {}).items():
+            if spec.get("readOnly") or spec.get("type") != "string":
+                continue
+            if "enum" in spec or spec.get("format") in ("date", "date-time", "binary", "decimal", "uuid"):
+                continue
+            if "maxLength" not in spec:
+                unbounded.append(f"{name}.{field}")
+    assert unbounded == []

@@ -23,6 +23,12 @@ def manager(staff_client):
     return staff_client(roles.MANAGER)
 
 
+@pytest.fixture
+def reader(staff_client):
+    """Reads every borrower without `unmask_pii` (an officer reads their own cases' borrowers only)."""
+    return staff_client(roles.AUDITOR)
+
+
 def assert_error(response, status_code, code="invalid", fields=()):
     assert response.status_code == status_code, response.content
     error = response.json()["error"]
@@ -46,10 +52,10 @@ def new_borrower(**overrides):
 # --- Reading -----------------------------------------------------------------------------------------
 
 
-def test_an_officer_lists_borrowers_with_id_numbers_and_phones_masked(officer):
+def test_a_reader_without_unmask_lists_borrowers_with_id_numbers_and_phones_masked(reader):
     borrower = BorrowerFactory()
 
-    response = officer.get(BORROWERS)
+    response = reader.get(BORROWERS)
 
     assert response.status_code == 200
     [row] = response.json()["results"]
@@ -84,12 +90,12 @@ def test_the_browser_reads_borrowers_with_its_session(staff_client):
     assert client.get(BORROWERS).status_code == 200
 
 
-def test_retrieve_nests_contact_points_and_masks_their_phone_numbers(officer, manager):
+def test_retrieve_nests_contact_points_and_masks_their_phone_numbers(reader, manager):
     borrower = BorrowerFactory()
     ContactPoint.objects.create(borrower=borrower, channel=Channel.MOBILE, value=borrower.phone)
     ContactPoint.objects.create(borrower=borrower, channel=Channel.EMAIL, value=borrower.email)
 
-    as_officer = officer.get(f"{BORROWERS}{borrower.pk}/").json()
+    as_officer = reader.get(f"{BORROWERS}{borrower.pk}/").json()
     as_manager = manager.get(f"{BORROWERS}{borrower.pk}/").json()
 
     by_channel = {point["channel"]: point["value"] for point in as_officer["contact_points"]}
@@ -113,14 +119,14 @@ def test_an_unknown_borrower_is_a_404_in_the_error_shape(officer):
         ({"phone": "+86 13812345678"}, "known"),
     ],
 )
-def test_borrowers_filter_by_kind_grade_identifier_and_phone(officer, query, expected):
+def test_borrowers_filter_by_kind_grade_identifier_and_phone(reader, query, expected):
     named = {
         "enterprise": EnterpriseFactory(),
         "risky": BorrowerFactory(risk_grade=RiskGrade.E),
         "known": BorrowerFactory(id_number=VALID_RESIDENT_ID, phone="+8613812345678"),
     }
 
-    response = officer.get(BORROWERS, query)
+    response = reader.get(BORROWERS, query)
 
     assert [row["id"] for row in response.json()["results"]] == [named[expected].pk]
 
@@ -138,13 +144,13 @@ def test_bad_filters_are_a_400_naming_the_parameter(officer, query):
     assert_error(officer.get(BORROWERS, query), 400, fields=list(query))
 
 
-def test_the_borrower_list_does_not_query_per_row(officer, django_assert_max_num_queries):
+def test_the_borrower_list_does_not_query_per_row(reader, django_assert_max_num_queries):
     BorrowerFactory.create_batch(2)
     with django_assert_max_num_queries(4):
-        assert len(officer.get(BORROWERS).json()["results"]) == 2
+        assert len(reader.get(BORROWERS).json()["results"]) == 2
     BorrowerFactory.create_batch(8)
     with django_assert_max_num_queries(4):
-        assert len(officer.get(BORROWERS).json()["results"]) == 10
+        assert len(reader.get(BORROWERS).json()["results"]) == 10
 
 
 # --- Creating ----------------------------------------------------------------------------------------

@@ -19,3 +19,13 @@ from core.templatetags.huishou import yuan
 )
 def test_yuan_formats_money_with_the_sign_and_thousands(value, shown):
     assert yuan(value) == shown
+
+
+def test_a_form_reads_an_amount_typed_in_full_width_as_what_it_says():
+    from decimal import Decimal
+
+    from core.forms import AmountField
+
+    field = AmountField()
+    assert field.clean("１２５０．００") == Decimal("1250.00")
+    assert field.clean("1,250.50") == Decimal("1250.50")

@@ -122,7 +122,7 @@ def test_only_a_manager_may_set_a_loans_class(officer, api_client_for, loan):
     body = {"regulatory_class": 3, "reason": "The enterprise stopped trading in March."}
     gateway = api_client_for("gateway", "loans.add_payment")  # may not even read loans
 
-    assert_error(classify(officer, loan, body), 403, code="permission_denied")
+    assert_error(classify(officer, loan, body), 404, code="not_found")  # not their case's loan: not even seen
     assert_error(classify(gateway, loan, body), 403, code="permission_denied")
     assert_error(classify(APIClient(), loan, body), 401, code="not_authenticated")
     assert class_of(loan) == (None, "", RegulatoryClass.SPECIAL_MENTION, Ifrs9Stage.STAGE_2)

@@ -329,8 +329,14 @@ def test_balances_match_the_ledger_after_random_payment_sequences(seed):
             action = rng.random()
             if action < 0.7 and not Loan.objects.get(pk=loan.pk).is_closed:
                 amount = Decimal(rng.randint(1, 300000)) / 100
-                payment, _ = post(loan, amount, f"S{seed}-{step}")
-                payments.append(payment)
+                try:
+                    payment, _ = post(loan, amount, f"S{seed}-{step}")
+                except ApplicationError as refused:  # beyond what the loan owes (less its credit) plus the allowance
+                    now = Loan.objects.get(pk=loan.pk)
+                    owed = max(now.total_outstanding - now.credit_balance, 0)
+                    assert refused.field == "amount" and amount > owed + now.product.overpayment_allowance
+                else:
+                    payments.append(payment)
             elif action < 0.85 and payments:
                 payment_reverse(actor="system", payment=rng.choice(payments), reason="random reversal")
             else:
@@ -491,3 +497,53 @@ def test_a_payment_dates_the_balances_of_a_loan_with_nothing_in_arrears(today):
     assert Loan.objects.get(pk=loan.pk).balances_as_of == date(2026, 4, 1)
     post(loan, Decimal("100.00"), "EARLY-MONEY")
     assert Loan.objects.get(pk=loan.pk).balances_as_of == today
+
+
+# --- A payment no larger than the loan could take ---------------------------------------------------
+
+
+def test_a_payment_may_exceed_what_is_owed_by_the_products_allowance_and_no_more(today):
+    loan = make_loan(principal="4500.00", term_months=3, disbursed_on=date(2026, 1, 15))
+    allowance = loan.product.overpayment_allowance
+    assert allowance == Decimal("1000.00")
+    limit = loan.total_outstanding + allowance
+    with pytest.raises(ApplicationError) as refused:
+        post(loan, "99999999999999.99", "P-huge")
+    assert refused.value.field == "amount"
+    assert f"¥{loan.total_outstanding:,.2f}" in refused.value.message and "¥1,000.00" in refused.value.message
+    with pytest.raises(ApplicationError):
+        post(loan, limit + Decimal("0.01"), "P-over")
+    assert not Payment.objects.exists()
+    payment, created = post(loan, limit, "P-limit")
+    assert created and payment.amount == limit  # the excess is held as credit
+
+
+def test_credit_already_held_counts_against_the_limit(today):
+    loan = make_loan(principal="4500.00", term_months=3, disbursed_on=date(2026, 1, 15))
+    Loan.objects.filter(pk=loan.pk).update(credit_balance=Decimal("300.00"))
+    loan.refresh_from_db()
+    with pytest.raises(ApplicationError):
+        post(loan, loan.total_outstanding - Decimal("300.00") + Decimal("1000.01"), "P-1")
+
+
+def test_the_refusal_names_no_balance_to_an_actor_that_may_not_read_the_loan(today):
+    from django.contrib.auth.models import Permission, User
+
+    gateway = User.objects.create_user("gateway")
+    gateway.user_permissions.add(Permission.objects.get(codename="add_payment"))
+    loan = make_loan(principal="4500.00")
+    with pytest.raises(ApplicationError) as refused:
+        payment_post(
+            actor=gateway, loan=loan, amount="90000.00", external_reference="G-1", channel=PaymentChannel.BANK_TRANSFER
+        )
+    assert "¥" not in refused.value.message and "overpayment allowance" in refused.value.message
+
+
+@pytest.mark.parametrize("typed", ["１０.00", "10．00", "١٠"])
+def test_digits_other_than_0_to_9_are_refused(today, typed):
+    loan = make_loan()
+    with pytest.raises(ApplicationError) as refused:
+        payment_post(
+            actor="system", loan=loan, amount=typed, external_reference="P-1", channel=PaymentChannel.BANK_TRANSFER
+        )
+    assert refused.value.field == "amount" and "0-9" in refused.value.message

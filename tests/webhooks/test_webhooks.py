@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 
+from core.models import ActivityLog
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from webhooks.services import event_publish, events_publish
 from webhooks.tasks import deliver
@@ -138,7 +139,7 @@ def test_a_receiver_answering_500_fails_the_delivery_after_the_retries(
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.attempts == 6  # the first try and five retries
     assert delivery.last_status_code == 500
-    assert "HTTP 500" in delivery.last_error
+    assert delivery.last_error == "HTTP 500"  # the status, never the receiver's body ("receiver is down")
     assert len(receiver.requests) == 6
     # every attempt sent the same event, so the receiver can de-duplicate by its id
     assert len({r["body"] for r in receiver.requests}) == 1
@@ -232,9 +233,9 @@ def test_a_delivery_for_a_deactivated_subscription_is_not_sent(receiver, django_
     assert receiver.requests == []
 
 
-def test_the_admin_keeps_the_secret_when_left_blank_and_lists_deliveries(client):
+def test_the_admin_edits_a_subscription_without_ever_showing_its_secret_and_lists_deliveries(client):
     client.force_login(User.objects.create_superuser("admin", "admin@example.com", "x"))
-    subscription = subscribe("https://example.com/hooks", "case.opened", secret="keep-me")
+    subscription = subscribe("https://93.184.215.14/hooks", "case.opened", secret="keep-me")
     url = reverse("admin:webhooks_webhooksubscription_change", args=[subscription.pk])
 
     page = client.get(url)
@@ -242,19 +243,66 @@ def test_the_admin_keeps_the_secret_when_left_blank_and_lists_deliveries(client)
     assert b"keep-me" not in page.content
     response = client.post(
         url,
-        {
-            "name": "renamed",
-            "url": "https://example.com/hooks",
-            "secret": "",
-            "event_types": ["case.opened"],
-            "is_active": "on",
-        },
+        {"name": "renamed", "url": "https://93.184.215.14/hooks", "event_types": ["case.opened"], "is_active": "on"},
     )
     assert response.status_code == 302
     subscription.refresh_from_db()
     assert (subscription.name, subscription.secret) == ("renamed", "keep-me")
+    changed = ActivityLog.objects.get(action="webhooks.webhook_subscription.changed")
+    assert changed.after == {"name": "renamed"} and "keep-me" not in json.dumps([changed.before, changed.after])
 
     WebhookDelivery.objects.create(subscription=subscription, event_type="case.opened", payload={"case": 1})
     listing = client.get(reverse("admin:webhooks_webhookdelivery_changelist") + "?status=pending")
     assert listing.status_code == 200
     assert client.get(reverse("admin:webhooks_webhookdelivery_add")).status_code == 403
+
+
+def test_the_secret_is_shown_once_at_creation_and_logged_as_hidden(client):
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "x"))
+    response = client.post(
+        reverse("admin:webhooks_webhooksubscription_add"),
+        {"name": "bank", "url": "https://93.184.215.14/hooks", "event_types": ["case.opened"], "is_active": "on"},
+    )
+    subscription = WebhookSubscription.objects.get()
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert len(subscription.secret) == 64 and subscription.secret in response.content.decode()
+    assert (
+        subscription.secret
+        not in client.get(reverse("admin:webhooks_webhooksubscription_change", args=[subscription.pk])).content.decode()
+    )
+    created = ActivityLog.objects.get(action="webhooks.webhook_subscription.created")
+    assert created.after["secret"] == "(hidden)" and subscription.secret not in json.dumps(created.after)
+
+
+def test_view_only_staff_never_see_the_secret(client):
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_webhooksubscription"))
+    client.force_login(viewer)
+    subscription = subscribe("https://93.184.215.14/hooks", "case.opened", secret="do-not-show-me")
+    page = client.get(reverse("admin:webhooks_webhooksubscription_change", args=[subscription.pk]))
+    assert page.status_code == 200 and b"do-not-show-me" not in page.content
+    listing = client.get(reverse("admin:webhooks_webhooksubscription_changelist"))
+    assert b"do-not-show-me" not in listing.content
+    rotated = client.post(
+        reverse("admin:webhooks_webhooksubscription_changelist"),
+        {"action": "rotate_secret", "_selected_action": [subscription.pk]},
+    )
+    subscription.refresh_from_db()
+    assert subscription.secret == "do-not-show-me"  # a viewer may not rotate
+    assert b"do-not-show-me" not in rotated.content
+
+
+def test_rotating_gives_a_new_secret_shown_once_and_logged(client):
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "x"))
+    subscription = subscribe("https://93.184.215.14/hooks", "case.opened", secret="old-secret")
+    response = client.post(
+        reverse("admin:webhooks_webhooksubscription_changelist"),
+        {"action": "rotate_secret", "_selected_action": [subscription.pk]},
+    )
+    subscription.refresh_from_db()
+    assert subscription.secret != "old-secret" and len(subscription.secret) == 64
+    assert subscription.secret in response.content.decode() and "old-secret" not in response.content.decode()
+    entry = ActivityLog.objects.get(action="webhooks.webhook_subscription.secret_rotated")
+    assert entry.target_id == str(subscription.pk) and subscription.secret not in json.dumps(entry.data)
