@@ -131,6 +131,8 @@ def plan_propose(
     first_due_date = first_due_date or _next_due_date(remaining, today)
     if first_due_date <= today:
         raise ApplicationError(_("The first new instalment falls due after today."), field="first_due_date")
+    if first_due_date > today + relativedelta(years=1):
+        raise ApplicationError(_("The first new instalment falls due within a year."), field="first_due_date")
     try:
         lines = maths.restructured_schedule(
             position, terms, first_due_date, day_of_month=contract_day(loan.disbursed_on, first_due_date)

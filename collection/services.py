@@ -442,6 +442,21 @@ def cases_reassign(*, actor, case_ids: list[int], officer, reason: str = "") -> 
 
 # --- Contacts and promises --------------------------------------------------------------------------
 
+CONTACT_LOOKBACK = timedelta(days=366)  # a contact logged late is logged within the year, or it is a typo
+
+
+def _plausible_moment(moment, *, field):
+    """An aware moment from the last year to now (five minutes of clock drift allowed)."""
+    if timezone.is_naive(moment):
+        raise ApplicationError(_("Give the time with its time zone."), field=field)
+    now = timezone.now()
+    if moment > now + timedelta(minutes=5):
+        raise ApplicationError(_("A contact cannot be logged in the future."), field=field)
+    if moment < now - CONTACT_LOOKBACK:
+        raise ApplicationError(_("A contact is logged within a year of when it happened."), field=field)
+    return moment
+
+
 REACHED_OUTCOMES = {
     ContactOutcome.REACHED,
     ContactOutcome.PROMISED,
@@ -468,7 +483,7 @@ def contact_log(
     attempt towards "unreachable". Outbound contact is refused in quiet hours (unless the borrower
     agreed) and a third party may be contacted only while the borrower is unreachable."""
     _check_may_work(actor, case)
-    attempted_at = attempted_at or timezone.now()
+    attempted_at = _plausible_moment(attempted_at or timezone.now(), field="attempted_at")
     borrower = case.loan.borrower
     if contact_point is not None:
         # The number dialled says who was contacted: an emergency contact's phone is never "the borrower".

@@ -60,8 +60,16 @@ def loan_create(
         return _same_loan_or_conflict(existing, borrower, product, principal, annual_rate, term_months, disbursed_on)
     _check_loan_terms(product, principal, annual_rate, term_months, currency, external_id)
     first_due_date = first_due_date or disbursed_on + relativedelta(months=1)
+    if disbursed_on > business_today() + timedelta(days=1):  # a day's slack for a system in another zone
+        raise ApplicationError(_("A loan is booked once disbursed: the day lies in the future."), field="disbursed_on")
     if first_due_date <= disbursed_on:
         raise ApplicationError(_("The first due date must come after disbursement."), field="first_due_date")
+    if first_due_date > disbursed_on + relativedelta(months=max(term_months, 1)):
+        raise ApplicationError(
+            _("The first due date falls within the loan's term of %(months)s months from disbursement.")
+            % {"months": term_months},
+            field="first_due_date",
+        )
     try:
         lines = build_schedule(
             method=product.repayment_method,

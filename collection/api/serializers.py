@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from borrowers.models import Borrower, ContactPoint
-from core.api.fields import MoneyField
+from core.api.fields import AwareDateTimeField, MoneyField
 from core.fields import NOTE_MAX_LENGTH
 from core.models import ActivityLog
 from loans.models import Loan
@@ -157,7 +157,9 @@ class ContactAttemptSerializer(serializers.ModelSerializer):
     """Read and write: a contact attempt is recorded through collection.services.contact_log."""
 
     by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    attempted_at = serializers.DateTimeField(required=False, help_text=_("when; now if left out"))
+    attempted_at = AwareDateTimeField(
+        required=False, help_text=_("when, with its UTC offset; now if left out; within the last year")
+    )
 
     class Meta:
         model = ContactAttempt
@@ -458,7 +460,7 @@ class ReceiptSerializer(serializers.Serializer):
     message_id = serializers.CharField(max_length=100, help_text=_("The id the gateway answered the send with."))
     status = serializers.ChoiceField(choices=[("delivered", _("Delivered")), ("failed", _("Failed"))])
     error = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    at = serializers.DateTimeField(required=False, help_text=_("When the handset or mailbox took it; now if omitted."))
+    at = AwareDateTimeField(required=False, help_text=_("When the handset or mailbox took it; now if omitted."))
 
 
 class ReminderStatusSerializer(serializers.Serializer):
@@ -528,7 +530,11 @@ class PlanProposalSerializer(serializers.Serializer):
     )
     arrears_instalments = serializers.IntegerField(min_value=0, max_value=36, default=0)
     penalty_waiver = MoneyField(default=Decimal("0"), min_value=Decimal("0"))
-    first_due_date = serializers.DateField(required=False, allow_null=True)
+    first_due_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_("after today, within a year; the next contractual due date if left out"),
+    )
     reason = serializers.CharField(max_length=NOTE_MAX_LENGTH, help_text=_("why the borrower needs new terms"))
 
 

@@ -1,3 +1,4 @@
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -23,3 +24,15 @@ class MoneyField(serializers.DecimalField):
         if isinstance(data, str) and not data.isascii():  # Decimal() would read "１０" as ten
             self.fail("digits")
         return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 moment with its UTC offset: a bare local time is ambiguous (whose 10:00?), for money
+    and for the contact rules alike."""
+
+    default_error_messages = {"naive": _("Give the time with its UTC offset, e.g. 2026-04-20T10:00:00+08:00.")}
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)

@@ -2,13 +2,12 @@
 services check the terms and the money); output serializers give money as strings with two places."""
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from borrowers.models import Borrower
-from core.api.fields import MoneyField
+from core.api.fields import AwareDateTimeField, MoneyField
 from core.dates import EARLIEST_DAY, LATEST_DAY, business_today
 from core.money import FEN
 
@@ -19,17 +18,6 @@ from ..models import CURRENCY_CHOICES, Installment, Loan, LoanProduct, Payment, 
 # Dates a loan can plausibly carry: anything outside is a typo, and far dates would overflow the
 # schedule's month arithmetic.
 PLAUSIBLE_DATES = [MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)]
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 moment with its UTC offset: a bare local time is ambiguous for money."""
-
-    default_error_messages = {"naive": _("Give the time with its UTC offset, e.g. 2026-04-20T10:00:00+08:00.")}
-
-    def enforce_timezone(self, value):
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 NATURAL_KEY_MAX_LENGTH = 64  # Loan.external_id; a product code is shorter

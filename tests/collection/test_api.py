@@ -571,6 +571,10 @@ def test_logging_and_listing_contacts(people):
     "body,field",
     [
         ({"channel": "call", "outcome": "no_answer", "attempted_at": "2026-04-19T23:00:00+08:00"}, "attempted_at"),
+        ({"channel": "call", "outcome": "reached", "attempted_at": "0001-01-01T10:00:00+08:00"}, "attempted_at"),
+        ({"channel": "call", "outcome": "reached", "attempted_at": "9999-12-31T10:00:00+08:00"}, "attempted_at"),
+        ({"channel": "call", "outcome": "reached", "attempted_at": "2025-04-01T10:00:00+08:00"}, "attempted_at"),
+        ({"channel": "call", "outcome": "reached", "attempted_at": "2026-04-19T10:00:00"}, "attempted_at"),  # naive
         ({"channel": "call", "outcome": "reached", "party": "third_party"}, "party"),
         ({"channel": "pigeon", "outcome": "reached"}, "channel"),
         ({"channel": "call"}, "outcome"),

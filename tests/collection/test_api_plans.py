@@ -111,3 +111,11 @@ def test_an_officer_does_not_see_another_officers_plans(case):
     assert stranger.get(f"/api/v1/plans/{plan['id']}/").status_code == 404
     assert stranger.get(f"/api/v1/plans/{plan['id']}/agreement/").status_code == 404
     assert stranger.get(f"/api/v1/cases/{case.pk}/plans/").status_code == 404
+
+
+@pytest.mark.parametrize("first_due_date", ["9999-12-31", "9999-01-01", "2027-05-01", "2026-04-20"])
+def test_a_first_due_date_outside_the_coming_year_is_a_400_not_a_500(case, first_due_date):
+    response = propose(client_for(case.officer), case, first_due_date=first_due_date)
+    assert response.status_code == 400, response.content
+    assert "first_due_date" in response.json()["error"]["fields"]
+    assert not RestructuringPlan.objects.exists()

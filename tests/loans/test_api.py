@@ -206,7 +206,10 @@ def test_a_loan_may_name_its_first_due_date(core_banking, product):
         ({"term_months": "twelve"}, "term_months"),
         ({"disbursed_on": "2026-02-30"}, "disbursed_on"),
         ({"disbursed_on": "9999-12-31"}, "disbursed_on"),
+        ({"disbursed_on": "2150-01-15", "first_due_date": "2150-02-15"}, "disbursed_on"),  # not disbursed yet
         ({"first_due_date": "2026-01-10"}, "first_due_date"),
+        ({"first_due_date": "2198-02-15"}, "first_due_date"),  # 172 years after disbursement
+        ({"first_due_date": "2027-02-15"}, "first_due_date"),  # past the 12 months' term
         ({"product": "no-such-product"}, "product"),
         ({"product": ["consumer-12m"]}, "product"),
         ({"borrower": 999999}, "borrower"),
