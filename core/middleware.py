@@ -5,6 +5,7 @@ from django.db import OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from psycopg2 import errors
 
@@ -67,3 +68,20 @@ class StatementTimeoutMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"error": {"code": "timeout", "message": message}}, status=503)
         return render(request, "timeout.html", {"message": message}, status=503)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every API answer and every page a signed-in user gets: they carry
+    names, ID numbers and balances, which no browser cache, proxy or shared computer should keep.
+    (Static files are answered before this, by WhiteNoise, and stay cacheable.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path.startswith("/api/") or (user is not None and user.is_authenticated):
+            patch_cache_control(response, no_store=True, private=True)
+            response.headers.pop("Expires", None)
+        return response

@@ -24,3 +24,12 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600) if
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS and env.bool("DJANGO_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+
+# The API's schema and Swagger UI describe every endpoint: in production only to a signed-in user or
+# a client with a token, unless API_DOCS_PUBLIC says otherwise.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
+if not API_DOCS_PUBLIC:
+    SPECTACULAR_SETTINGS = {
+        **SPECTACULAR_SETTINGS,
+        "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    }

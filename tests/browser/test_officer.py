@@ -112,9 +112,9 @@ def test_an_officer_finds_a_case_logs_a_contact_records_a_promise_and_classifies
 
 def test_a_late_night_contact_is_refused(page: Page, live_server, staff):
     case = staff["cases"][0]
-    sign_in(page, live_server, "wang", PASSWORD)
     late = timezone.localtime().replace(hour=22, minute=30, second=0, microsecond=0)
     with time_machine.travel(late, tick=True):
+        sign_in(page, live_server, "wang", PASSWORD)  # at night: a session from the morning would have ended
         page.goto(f"{live_server.url}/cases/{case.pk}/")
         contact = page.locator("#form-contact")
         expect(contact.locator("input[name=contact-attempted_at]")).to_have_value(re.compile(r"T22:3\d$"))

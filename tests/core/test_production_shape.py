@@ -216,3 +216,16 @@ def test_production_redirects_to_https_and_sends_hsts_unless_told_it_is_served_o
     result = manage("shell", "-c", SHOW_HTTPS, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+SHOW_DOCS = "from django.conf import settings as s; print(s.SPECTACULAR_SETTINGS.get('SERVE_PERMISSIONS'))"
+
+
+@pytest.mark.parametrize(
+    ("public", "expected"), [(None, "['rest_framework.permissions.IsAuthenticated']"), ("true", "None")]
+)
+def test_the_api_docs_need_a_signed_in_user_in_production_unless_made_public(public, expected):
+    env = {**PRODUCTION, **({"API_DOCS_PUBLIC": public} if public else {})}
+    result = manage("shell", "-c", SHOW_DOCS, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
