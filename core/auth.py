@@ -19,6 +19,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -97,7 +98,15 @@ def _changed(sender, **kwargs):
     invalidate()
 
 
+def _signed_in(sender, request, user, **kwargs):
+    from .middleware import session_refreshed
+
+    if request is not None and hasattr(request, "session"):
+        session_refreshed(request.session)
+
+
 def connect_signals():
+    user_logged_in.connect(_signed_in, dispatch_uid="core.auth.signed_in")
     User = get_user_model()
     for through in (User.groups.through, User.user_permissions.through, Group.permissions.through):
         m2m_changed.connect(_changed, sender=through, dispatch_uid=f"core.auth.m2m.{through._meta.label}")

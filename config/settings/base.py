@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,10 +111,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Staff sessions end after SESSION_IDLE_HOURS without a request (each request starts the count
-# again) and when the browser closes.
+# Staff sessions end after SESSION_IDLE_HOURS without a request (requests push the end on:
+# core.middleware.SessionIdleMiddleware) and when the browser closes.
 SESSION_COOKIE_AGE = int(env.float("SESSION_IDLE_HOURS", default=8) * 3600)
-SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 ROOT_URLCONF = "config.urls"
