@@ -247,7 +247,8 @@ def plan_sign(
     if method == SignatureMethod.SCAN and not scan:
         raise ApplicationError(_("Upload the scan of the signed agreement."), field="scan")
     if scan:
-        upload_check(scan, field="scan")  # a PDF or an image, not too big, whatever the file name says
+        checked = upload_check(scan, field="scan")  # a PDF or an image, not too big, whatever its name says
+        uploaded_name, scan.name = scan.name, checked.stored_name()
     if method == SignatureMethod.ONE_TIME_CODE and not reference.strip():
         raise ApplicationError(_("Give the confirmation id of the one-time code."), field="reference")
     if borrower_signed_on > business_today():
@@ -264,7 +265,7 @@ def plan_sign(
             raise ApplicationError(_("The borrower signs after the plan was approved."), field="borrower_signed_on")
         locked.sign()
         locked.borrower_signed_on, locked.borrower_sign_method = borrower_signed_on, method
-        locked.borrower_sign_reference = reference or (scan.name if scan else "")
+        locked.borrower_sign_reference = reference or (uploaded_name if scan else "")
         if scan:
             locked.borrower_scan = scan
         locked.lender_signed_by, locked.lender_signed_at = actor, timezone.now()

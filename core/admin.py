@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -122,6 +123,7 @@ class AuditedAdminMixin:
     secret) are logged as changed, never with their value."""
 
     audit_hidden = ()
+    audit_m2m = ()  # many-to-many fields whose changes are logged too (a user's groups and permissions)
 
     def _shown(self, values):
         return {name: "(hidden)" if name in self.audit_hidden else value for name, value in values.items()}
@@ -144,6 +146,22 @@ class AuditedAdminMixin:
             before, after = self._shown(before), self._shown(after)
             log_action(
                 actor=request.user, action=f"{code}.changed", target=target, before=before, after=after, data=data
+            )
+
+    def save_related(self, request, form, formsets, change):
+        names = [name for name in self.audit_m2m if name in form.fields]
+        before = {name: sorted(str(item) for item in form.initial.get(name) or []) for name in names}
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        after = {name: sorted(str(item) for item in getattr(obj, name).all()) for name in names}
+        changed = [name for name in names if before[name] != after[name]]
+        if changed:
+            log_action(
+                actor=request.user,
+                action=f"{audit_code(type(obj))}.changed",
+                target=self.audit_target(obj),
+                before={name: before[name] for name in changed},
+                after={name: after[name] for name in changed},
             )
 
     def delete_model(self, request, obj):
@@ -275,14 +293,18 @@ class ActivityLogAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
 User = get_user_model()
 admin.site.unregister(User)
+admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(auth_admin.UserAdmin):
-    """contrib.auth's user admin, with an action that lifts django-axes' lock on the chosen users
-    at once (from every address) instead of waiting for the cool-off."""
+class UserAdmin(AuditedAdminMixin, auth_admin.UserAdmin):
+    """contrib.auth's user admin, audited (who made whom staff, a superuser, a member of a role or
+    the holder of a permission such as `unmask_pii`; the password hash is never logged), with an
+    action that lifts django-axes' lock on the chosen users at once instead of after the cool-off."""
 
     actions = ["unlock_sign_in"]
+    audit_hidden = ("password",)
+    audit_m2m = ("groups", "user_permissions")
 
     @admin.action(description=_("Unlock sign-in (clear failed attempts)"), permissions=["change"])
     def unlock_sign_in(self, request, queryset):
@@ -295,3 +317,11 @@ class UserAdmin(auth_admin.UserAdmin):
             % {"count": len(queryset)},
             messages.SUCCESS,
         )
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedAdminMixin, auth_admin.GroupAdmin):
+    """A role's permissions, audited (core.roles sets them on every migrate: a change made here lasts
+    until then, and the log says who made it)."""
+
+    audit_m2m = ("permissions",)

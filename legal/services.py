@@ -416,7 +416,7 @@ def _document_store(actor, action, *, kind, file, step="", note="", generated=Fa
         note=note[:300],
         uploaded_by=actor,
     )
-    document.file.save(name, file, save=False)
+    document.file.save(checked.stored_name(), file, save=False)  # the uploader's name is kept for display only
     written(document.file)
     document.save()
     _log(

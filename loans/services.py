@@ -196,6 +196,23 @@ def _same_loan_or_conflict(loan, borrower, product, principal, annual_rate, term
 # --- Payments ---------------------------------------------------------------------------------------
 
 
+BALANCE_FIELDS = (
+    "status",
+    "principal_outstanding",
+    "interest_outstanding",
+    "fees_outstanding",
+    "costs_outstanding",
+    "penalty_outstanding",
+    "overdue_amount",
+    "credit_balance",
+)
+
+
+def balances(loan_id) -> dict:
+    """The loan's balances as stored now: what the audit log keeps before and after money moves."""
+    return Loan.objects.values(*BALANCE_FIELDS).get(pk=loan_id)
+
+
 def idempotency_scope(actor) -> str:
     """Whose external references a payment's is unique among (Payment.idempotency_scope): each API
     client's own, so that another client's reference neither blocks it nor shows it that payment;
@@ -264,6 +281,7 @@ def payment_post(
             if value_date < loan.disbursed_on:
                 raise ApplicationError(_("The payment predates the loan's disbursement."), field="received_at")
             _check_not_beyond_what_is_owed(actor, loan, amount)
+            before = balances(loan.pk)
             payment = Payment.objects.create(
                 loan=loan,
                 kind=PaymentKind.PAYMENT,
@@ -294,7 +312,9 @@ def payment_post(
                 actor=actor,
                 action="loans.payment.posted",
                 target=loan,
-                after={
+                before=before,
+                after=balances(loan.pk),
+                data={
                     "payment": external_reference,
                     "amount": amount,
                     "value_date": value_date,
@@ -367,6 +387,7 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     existing = Payment.objects.filter(reverses=payment).first()
     if existing is not None:
         return existing, False
+    before = balances(loan.pk)
     today = business_today()
     reference = external_reference or _reversal_reference(payment)
     if payment_by_reference(actor, reference) is not None:
@@ -408,15 +429,17 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         loan.save(update_fields=["status", "closed_on", "updated_at"])
     # The payments received after the reversed one were allocated to what it had left open: they are
     # spent again in order, as if the reversed money had never come.
+    _reallocate_after(
+        loan, payment, actor=actor, today=today, reason=reason, cause={"after_reversal_of": payment.external_reference}
+    )
     log_action(
         actor=actor,
         action="loans.payment.reversed",
         target=loan,
         reason=reason,
+        before=before,
+        after=balances(loan.pk),
         data={"payment": payment.external_reference, "reversal": reversal.external_reference, "amount": payment.amount},
-    )
-    _reallocate_after(
-        loan, payment, actor=actor, today=today, reason=reason, cause={"after_reversal_of": payment.external_reference}
     )
     return reversal, True
 
@@ -509,8 +532,20 @@ def loan_apply_credit(*, loan: Loan, as_of: date) -> None:
     bring its balances to that date (the daily run calls this for loans that hold credit, for the
     date it runs, which a re-run sets in the past)."""
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    before = balances(loan.pk)
+    lines_before = PaymentAllocation.objects.filter(payment__loan=loan).count()
     _apply_credit(loan, as_of=as_of)
     loan_refresh_balances(loan=loan, as_of=as_of)
+    applied = PaymentAllocation.objects.filter(payment__loan=loan).count() - lines_before
+    if applied:  # credit spent on instalments that fell due: money moved, so the audit log says so
+        log_action(
+            actor="system",
+            action="loans.credit.applied",
+            target=loan,
+            before=before,
+            after=balances(loan.pk),
+            data={"as_of": as_of, "allocation_lines": applied},
+        )
 
 
 def _apply_credit(loan, *, as_of):

@@ -186,3 +186,59 @@ def test_activity_log_changelist_query_count_is_bounded(admin_client, admin_user
         response = admin_client.get(CHANGELIST)
 
     assert len(results(response)) == 25
+
+
+# --- Who changed whom: users, roles and permissions ---------------------------------------------------
+
+
+def user_form(user, **changes):
+    """The admin's change form for `user` as the page would post it, with `changes`."""
+    data = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
+        "is_superuser": "on" if user.is_superuser else "",
+        "groups": [g.pk for g in user.groups.all()],
+        "user_permissions": [p.pk for p in user.user_permissions.all()],
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "09:00:00",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_granting_staff_and_unmask_pii_leaves_an_entry_without_the_password(admin_client, admin_user):
+    from django.contrib.auth.models import Permission, User
+
+    officer = User.objects.create_user("wang", password="secret-pw")
+    unmask = Permission.objects.get(codename="unmask_pii")
+    response = admin_client.post(
+        reverse("admin:auth_user_change", args=[officer.pk]),
+        user_form(officer, is_staff="on", user_permissions=[unmask.pk]),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entries = ActivityLog.objects.filter(action="auth.user.changed", target_id=str(officer.pk))
+    assert any((entry.after or {}).get("is_staff") is True for entry in entries)
+    granted = next(entry for entry in entries if "user_permissions" in (entry.after or {}))
+    assert granted.before == {"user_permissions": []} and "unmask" in granted.after["user_permissions"][0].lower()
+    assert all(entry.actor_id == admin_user.pk for entry in entries)
+    officer.refresh_from_db()
+    assert officer.password not in str([(e.before, e.after) for e in ActivityLog.objects.all()])
+
+
+def test_changing_a_roles_permissions_leaves_an_entry(admin_client):
+    from django.contrib.auth.models import Group, Permission
+
+    role = Group.objects.create(name="auditor-2")
+    view = Permission.objects.get(codename="view_activitylog")
+    response = admin_client.post(
+        reverse("admin:auth_group_change", args=[role.pk]), {"name": "auditor-2", "permissions": [view.pk]}
+    )
+    assert response.status_code == 302
+    entry = ActivityLog.objects.get(action="auth.group.changed", target_id=str(role.pk))
+    assert entry.before == {"permissions": []} and len(entry.after["permissions"]) == 1

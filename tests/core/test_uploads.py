@@ -1,4 +1,4 @@
-"""Uploaded documents are judged by their first bytes and their size, not by their name."""
+"""Uploaded documents are judged by what they are, whole, and by their size, not by their name."""
 
 import hashlib
 
@@ -7,10 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.errors import ApplicationError
 from core.uploads import upload_check
+from tests import files
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+PDF = files.pdf("judgment")
+PNG = files.image("PNG")
+JPEG = files.image("JPEG")
 
 
 @pytest.mark.parametrize(("content", "kind"), [(PDF, "application/pdf"), (PNG, "image/png"), (JPEG, "image/jpeg")])
@@ -39,8 +40,32 @@ def test_anything_else_is_refused_on_its_field(name, content, message):
     assert refused.value.field == "document"
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"%PDF-1.4\n<html><script>alert(document.cookie)</script></html>", "is not one that can be read"),
+        (b"%PDF-1.7 summons", "is not one that can be read"),
+        (files.pdf_with_script(), "scripts or actions (/JS, /JavaScript)"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "cannot be read"),  # a PNG header and nothing behind it
+        (PNG[:40], "cannot be read"),  # cut short
+        (b"\xff\xd8\xff" + PNG[3:], "cannot be read"),  # a JPEG's first bytes on a PNG
+    ],
+)
+def test_a_file_is_checked_whole_not_by_its_first_bytes(content, message):
+    with pytest.raises(ApplicationError, match=message.replace("(", r"\(").replace(")", r"\)")) as refused:
+        upload_check(SimpleUploadedFile("scan.pdf", content), field="document")
+    assert refused.value.field == "document"
+
+
+def test_a_stored_name_is_random_with_the_extension_of_what_the_file_is():
+    checked = upload_check(SimpleUploadedFile("invoice.html", PDF))
+    first, second = checked.stored_name(), checked.stored_name()
+    assert first.endswith(".pdf") and first != second and "invoice" not in first
+    assert upload_check(SimpleUploadedFile("photo.exe", JPEG)).stored_name().endswith(".jpg")
+
+
 def test_a_file_over_the_limit_is_refused(settings):
-    settings.HUISHOU_MAX_UPLOAD_BYTES = 1024
+    settings.HUISHOU_MAX_UPLOAD_BYTES = len(PDF) + 500
     with pytest.raises(ApplicationError, match="at most") as refused:
         upload_check(SimpleUploadedFile("big.pdf", PDF + b"0" * 2000))
     assert refused.value.field == "file"

@@ -21,6 +21,7 @@ from core.apps import sync_roles
 from core.audit import build_entry
 from core.models import ActivityLog
 from loans.services import loan_refresh_balances
+from tests import files
 from tests.collection.factories import make_case, make_manager, make_officer
 
 pytestmark = pytest.mark.django_db
@@ -326,7 +327,7 @@ def test_a_paper_signature_comes_with_the_scan(people, case, settings, tmp_path)
                        reference="x")  # fmt: skip
     action = next(action for action in future.context["plan_panel"].actions if action.name == "sign")
     assert "borrower_signed_on" in action.form.errors
-    scan = SimpleUploadedFile("signed.pdf", b"%PDF-1.4 signed", content_type="application/pdf")
+    scan = SimpleUploadedFile("signed.pdf", files.pdf("signed"), content_type="application/pdf")
     response = post_step(client, plan, "sign", borrower_signed_on="2026-04-20", method="scan", scan=scan)
     assert messages_of(response) == ["Both signatures were recorded: the plan can be put in force."]
     plan.refresh_from_db()
@@ -336,7 +337,7 @@ def test_a_paper_signature_comes_with_the_scan(people, case, settings, tmp_path)
         "signed.pdf",
     )
     assert plan.borrower_scan.name.startswith("agreements/2026/04/")
-    assert plan.borrower_scan.read() == b"%PDF-1.4 signed"
+    assert plan.borrower_scan.read() == files.pdf("signed")
 
 
 def test_a_scan_must_be_a_pdf_or_an_image(people, case):

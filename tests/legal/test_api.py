@@ -22,13 +22,14 @@ from legal.models import LawFirm, LegalAction, LegalDocument
 from loans.choices import CollateralKind, CollateralStatus
 from loans.claim import claim_as_of
 from loans.models import Collateral, Payment
+from tests import files
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.collection.test_api import client_for, error_of, ids
 from tests.legal.factories import make_legal_case
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 4, 20)
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PDF = files.pdf("summons")
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ from legal.choices import AssetKind, DisposalState, PreservationStatus, TaskKind
 from loans.choices import CollateralKind, CollateralStatus, LoanStatus
 from loans.models import Collateral
 from loans.services import loan_write_off, payment_post
+from tests import files
 from tests.collection.factories import make_case, make_officer, make_user
 from tests.legal.factories import enforceable_from, judged, make_legal_case, on_day
 from tests.loans.factories import make_loan
@@ -170,7 +171,7 @@ def test_a_document_filed_with_a_step_that_fails_leaves_no_file_behind(filed, la
             step="schedule_hearing",
             on=date(2026, 4, 20),
             hearing_on=date(2026, 5, 20),
-            document=SimpleUploadedFile("传票.pdf", b"%PDF-1.7 summons"),
+            document=SimpleUploadedFile("传票.pdf", files.pdf("summons")),
             document_kind="ruling",
         )
 
@@ -200,17 +201,21 @@ def test_documents_are_checked_and_stored_with_the_step(filed, lawyer, settings,
             actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("judgment.pdf", b"not a pdf")
         )
     assert refused.value.field == "file"
+    ruling = files.pdf("ruling")
     document = services.document_upload(
-        actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", b"%PDF-1.7 ruling")
+        actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", ruling)
     )
-    assert (document.original_name, document.content_type, document.size) == ("判决书.pdf", "application/pdf", 15)
+    assert (document.original_name, document.content_type) == ("判决书.pdf", "application/pdf")
+    assert document.size == len(ruling)
+    assert document.file.name.startswith("legal/") and document.file.name.endswith(".pdf")
+    assert "判决书" not in document.file.name  # stored under a name the server chose
     action = services.action_advance(
         actor=lawyer,
         action=filed,
         step="schedule_hearing",
         on=date(2026, 4, 20),
         hearing_on=date(2026, 5, 20),
-        document=SimpleUploadedFile("传票.png", b"\x89PNG\r\n\x1a\n...."),
+        document=SimpleUploadedFile("传票.png", files.image("PNG")),
         document_kind="ruling",
         note="Summons received",
     )
@@ -218,7 +223,7 @@ def test_documents_are_checked_and_stored_with_the_step(filed, lawyer, settings,
     assert (summons.step, summons.content_type, summons.file.read()) == (
         "schedule_hearing",
         "image/png",
-        b"\x89PNG\r\n\x1a\n....",
+        files.image("PNG"),
     )
 
 
@@ -329,9 +334,9 @@ def test_the_last_action_to_close_puts_the_write_off_once(lawyer):
 def test_only_those_who_may_see_ids_open_legal_documents(filed, lawyer, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     document = services.document_upload(
-        actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", b"%PDF-1.7 ruling")
+        actor=lawyer, action=filed, kind="judgment", file=SimpleUploadedFile("判决书.pdf", files.pdf("ruling"))
     )
-    assert services.document_open(actor=lawyer, document=document).read() == b"%PDF-1.7 ruling"
+    assert services.document_open(actor=lawyer, document=document).read() == files.pdf("ruling")
     for reader in (filed.case.officer, make_user("watcher", roles.AUDITOR)):
         with pytest.raises(NotPermitted):
             services.document_open(actor=reader, document=document)

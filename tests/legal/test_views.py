@@ -25,6 +25,7 @@ from legal.choices import ActionState, DisposalState, PreservationStatus
 from legal.models import AssetDisposal, LawFirm, LegalAction, LegalCost, LegalDocument, LegalTask, PreservationOrder
 from loans.choices import CollateralKind, CollateralStatus
 from loans.models import Collateral
+from tests import files
 from tests.collection.factories import make_case, make_manager, make_officer, make_user
 from tests.conftest import password_login
 from tests.legal.factories import make_legal_case
@@ -32,7 +33,7 @@ from tests.legal.factories import make_legal_case
 TODAY = date(2026, 4, 20)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORKLIST = "/legal/"
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = files.pdf("summons")
 # Session, user, permissions (2), roles, the action, its tasks, costs, documents, recoveries, orders,
 # disposals, the loan's collateral, the history, the result (3), the nav's role; a manager's nav adds
 # the approvals count.

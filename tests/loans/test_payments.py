@@ -268,9 +268,34 @@ def test_other_refusals_name_their_field(today):
 def test_a_posted_payment_is_audited(today):
     loan = make_loan()
     post(loan, "88.00", "P-1")
+    before = loan.principal_outstanding + loan.interest_outstanding
     entry = ActivityLog.objects.get(action="loans.payment.posted")
     assert entry.target_id == str(loan.pk) and entry.actor_label == "system"
-    assert entry.after["amount"] == "88.00"
+    assert entry.data["amount"] == "88.00" and entry.data["payment"] == "P-1"
+    owed_before = Decimal(entry.before["principal_outstanding"]) + Decimal(entry.before["interest_outstanding"])
+    owed_after = Decimal(entry.after["principal_outstanding"]) + Decimal(entry.after["interest_outstanding"])
+    assert owed_before == before and owed_before - owed_after <= Decimal("88.00")
+    assert entry.before["overdue_amount"] != entry.after["overdue_amount"]
+
+
+def test_a_reversal_and_credit_applied_are_audited_with_the_balances(today):
+    loan = make_loan()
+    payment, _created = post(loan, loan.overdue_amount + Decimal("50.00"), "P-1")
+    payment_reverse(actor="system", payment=payment, reason="Bounced")
+    reversed_entry = ActivityLog.objects.get(action="loans.payment.reversed")
+    assert Decimal(reversed_entry.before["credit_balance"]) == Decimal("50.00")
+    assert Decimal(reversed_entry.after["credit_balance"]) == 0
+    assert Decimal(reversed_entry.after["overdue_amount"]) > Decimal(reversed_entry.before["overdue_amount"]) == 0
+
+    credit_loan = make_loan()
+    fourth = schedule(credit_loan)[3]
+    post(credit_loan, credit_loan.overdue_amount + Decimal("2000.00"), "P-2")  # waits as credit
+    with time_machine.travel(at(fourth.due_date), tick=False):
+        loan_apply_credit(loan=credit_loan, as_of=business_today())
+    applied = ActivityLog.objects.get(action="loans.credit.applied", target_id=str(credit_loan.pk))
+    assert Decimal(applied.before["credit_balance"]) == Decimal("2000.00")
+    assert Decimal(applied.after["credit_balance"]) == Decimal("2000.00") - fourth.total_due
+    assert applied.actor_label == "system" and applied.data["allocation_lines"] > 0
 
 
 def ledger_balances(loan, as_of):
