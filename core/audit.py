@@ -73,3 +73,9 @@ def log_batch(*, actor, action, model, entries, before=None, after=None):
             for pk, label, data in entries
         ],
     )
+
+
+def log_pii_read(*, actor, model, targets, action):
+    """An API read that answered with personal data unmasked (ID numbers, phones): one entry per
+    object shown, `targets` as (id, label) pairs, in one INSERT. A read of masked data logs nothing."""
+    log_batch(actor=actor, action=action, model=model, entries=[(pk, label, {"via": "api"}) for pk, label in targets])

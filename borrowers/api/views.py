@@ -9,6 +9,8 @@ from rest_framework.response import Response
 
 from collection.filters import visible_borrowers
 from core.api.views import errors
+from core.audit import log_pii_read
+from core.permissions import UNMASK_PII
 
 from ..filters import BorrowerFilterSet
 from ..models import Borrower
@@ -53,6 +55,25 @@ class BorrowerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_serializer_class(self):
         return BorrowerDetailSerializer if self.action == "retrieve" else BorrowerSerializer
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        self._log_unmasked(response.data.get("results", []))
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        self._log_unmasked([response.data])
+        return response
+
+    def _log_unmasked(self, rows):
+        if rows and self.request.user.has_perm(UNMASK_PII):
+            log_pii_read(
+                actor=self.request.user,
+                model=Borrower,
+                targets=[(row["id"], row["name"]) for row in rows],
+                action="borrowers.borrower.pii_read",
+            )
 
     @extend_schema(
         summary=_("Register a borrower"),

@@ -22,6 +22,8 @@ from rest_framework.response import Response
 from core.api.pagination import KeysetPagination
 from core.api.permissions import ModelPermissions, ViewPermissionToAct
 from core.api.views import errors
+from core.audit import log_pii_read
+from core.permissions import UNMASK_PII
 
 from .. import reminders, restructuring, services
 from ..agreements import agreement_download
@@ -58,7 +60,20 @@ def case_to_act_on(user, pk):
 
 
 def case_page(request, case):
-    return Response(s.CaseDetailSerializer(with_case_page(CASES).get(pk=case.pk), context={"request": request}).data)
+    data = s.CaseDetailSerializer(with_case_page(CASES).get(pk=case.pk), context={"request": request}).data
+    log_unmasked_case(request, data)
+    return Response(data)
+
+
+def log_unmasked_case(request, data):
+    """A case read with its borrower's ID number and phone in full is logged, as the dashboard's unmask is."""
+    if request.user.has_perm(UNMASK_PII):
+        log_pii_read(
+            actor=request.user,
+            model=CollectionCase,
+            targets=[(data["id"], f"#{data['id']}")],
+            action="collection.case.pii_unmasked",
+        )
 
 
 # --- Transitions: name -> (input, service) ----------------------------------------------------------
@@ -131,6 +146,11 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return s.CaseDetailSerializer if self.action == "retrieve" else s.CaseSerializer
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        log_unmasked_case(request, response.data)
+        return response
 
     def list(self, request, *args, **kwargs):
         """The cases the user may see, filtered; the highest priority first (then by id) unless

@@ -302,3 +302,17 @@ def test_resident_ids_made_by_the_factory_are_valid_input(manager):
     response = manager.post(BORROWERS, new_borrower(id_number=make_resident_id(), phone=""), format="json")
 
     assert response.status_code == 201, response.content
+
+
+def test_reads_that_show_identifiers_in_full_are_logged_and_masked_ones_are_not(manager, reader):
+    from core.models import ActivityLog
+
+    first, second = BorrowerFactory(), BorrowerFactory()
+    assert reader.get(BORROWERS).status_code == 200 and reader.get(f"{BORROWERS}{first.pk}/").status_code == 200
+    assert not ActivityLog.objects.filter(action="borrowers.borrower.pii_read").exists()
+    assert manager.get(BORROWERS).status_code == 200
+    assert manager.get(f"{BORROWERS}{first.pk}/").status_code == 200
+    logged = ActivityLog.objects.filter(action="borrowers.borrower.pii_read").order_by("id")
+    assert sorted(entry.target_id for entry in logged[:2]) == sorted([str(first.pk), str(second.pk)])
+    assert logged.count() == 3 and logged.last().target_id == str(first.pk)
+    assert {entry.data["via"] for entry in logged} == {"api"}

@@ -90,3 +90,14 @@ def test_the_other_roles_read_the_whole_book(book, role):
 def test_a_system_with_the_view_permission_reads_the_whole_book(book, api_client_for):
     core_banking = api_client_for("core-banking", "loans.view_loan")
     assert ids(core_banking.get("/api/v1/loans/")) == {book["own"].loan_id, book["other"].loan_id}
+
+
+def test_a_case_read_with_the_borrower_unmasked_is_logged(book):
+    from core.models import ActivityLog
+
+    manager = client_for(make_manager("unmasker"))
+    assert manager.get(f"/api/v1/cases/{book['own'].pk}/").status_code == 200
+    entry = ActivityLog.objects.get(action="collection.case.pii_unmasked")
+    assert entry.target_id == str(book["own"].pk) and entry.actor_label == "unmasker"
+    assert client_for(book["mine"]).get(f"/api/v1/cases/{book['own'].pk}/").status_code == 200  # masked for him
+    assert ActivityLog.objects.filter(action="collection.case.pii_unmasked").count() == 1
