@@ -68,6 +68,8 @@ class BorrowerSerializer(serializers.ModelSerializer):
     id_number = serializers.SerializerMethodField(help_text=_("Masked unless you may see it."))
     phone = serializers.SerializerMethodField(help_text=_("E.164; masked unless you may see it."))
     risk_grade = serializers.ChoiceField(choices=RiskGrade.choices, allow_blank=True, read_only=True)
+    # A plain string, not format "email": a borrower without an address has "", which is no email.
+    email = serializers.CharField(read_only=True, help_text=_("An email address, or empty when none is known."))
 
     class Meta:
         model = Borrower
