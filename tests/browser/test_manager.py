@@ -81,6 +81,9 @@ def test_a_manager_approves_a_legal_referral_but_not_their_own_request(page, liv
 
 
 def test_the_queue_and_kpi_pages_on_the_demo_portfolio(page, live_server, demo_portfolio, screenshot):
+    # What the Content-Security-Policy refuses shows in the console: nothing may be refused.
+    refused = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
     sign_in(page, live_server, "manager")
     # The screenshots in docs/ show the pages as managers see them by default: in Chinese.
     page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": live_server.url}])
@@ -96,3 +99,10 @@ def test_the_queue_and_kpi_pages_on_the_demo_portfolio(page, live_server, demo_p
     page.goto(f"{live_server.url}/manager/kpis/")
     expect(page.locator("svg[role=img]")).to_have_count(9)
     screenshot(page, "kpis")
+
+    for path in ("/manager/approvals/", "/legal/", "/cases/"):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("main")).to_be_visible()
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .info")).to_be_visible()  # its set-up script ran
+    assert refused == []
