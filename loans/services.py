@@ -427,11 +427,8 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
     if loan.status == LoanStatus.PAID_OFF:
         loan.status, loan.closed_on = LoanStatus.ACTIVE, None
         loan.save(update_fields=["status", "closed_on", "updated_at"])
-    # The payments received after the reversed one were allocated to what it had left open: they are
-    # spent again in order, as if the reversed money had never come.
-    _reallocate_after(
-        loan, payment, actor=actor, today=today, reason=reason, cause={"after_reversal_of": payment.external_reference}
-    )
+    # The balances the reversal alone leaves, for its audit entry; the reallocation below has its own.
+    loan_refresh_balances(loan=loan, as_of=today)
     log_action(
         actor=actor,
         action="loans.payment.reversed",
@@ -440,6 +437,11 @@ def payment_reverse(*, actor, payment: Payment, reason: str, external_reference:
         before=before,
         after=balances(loan.pk),
         data={"payment": payment.external_reference, "reversal": reversal.external_reference, "amount": payment.amount},
+    )
+    # The payments received after the reversed one were allocated to what it had left open: they are
+    # spent again in order, as if the reversed money had never come.
+    _reallocate_after(
+        loan, payment, actor=actor, today=today, reason=reason, cause={"after_reversal_of": payment.external_reference}
     )
     return reversal, True
 

@@ -281,7 +281,7 @@ class CasePromiseViewSet(CaseRecordViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary=gettext_lazy("The approvals inbox: pending requests unless another status is asked for"),
-        responses={200: s.ApprovalSerializer, **errors(400, 401, 403)},
+        responses={200: s.ApprovalSerializer, **errors(400, 401, 403, 404)},  # 404: a page past the last
     ),
 )
 class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -352,6 +352,12 @@ def _plan_step(summary, request_serializer, ok=200):
     )
 
 
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary=gettext_lazy("A restructuring plan"),
+        responses={200: s.RestructuringPlanSerializer, **errors(401, 403, 404)},
+    ),
+)
 class PlanViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One plan, on a case the user may see, and its steps: a manager other than the proposer approves or
     rejects; the approving manager records both signatures; a signed plan is activated."""

@@ -117,7 +117,8 @@ class ActivityLogSerializer(serializers.ModelSerializer):
 
 @extend_schema_view(
     list=extend_schema(
-        summary=_("The activity log, newest first"), responses={200: ActivityLogSerializer, **errors(400, 401, 403)}
+        summary=_("The activity log, newest first"),
+        responses={200: ActivityLogSerializer, **errors(400, 401, 403, 404)},  # 404: a page past the last
     ),
     retrieve=extend_schema(
         summary=_("One activity log entry"), responses={200: ActivityLogSerializer, **errors(401, 403, 404)}

@@ -106,7 +106,7 @@ ACT_ERRORS = errors(400, 401, 403, 404, 409)
 @extend_schema_view(
     list=extend_schema(
         summary=gettext_lazy("The legal worklist: open actions by their next deadline, then closed ones"),
-        responses={200: s.LegalActionSerializer, **errors(400, 401, 403)},
+        responses={200: s.LegalActionSerializer, **errors(400, 401, 403, 404)},  # 404: a page past the last
     ),
     retrieve=extend_schema(
         summary=gettext_lazy("The action page: claim, estimate, dates, result, allowed steps, parts, history"),
@@ -287,7 +287,7 @@ for _name in s.STEP_NAMES:
     list=extend_schema(
         summary=gettext_lazy("The legal calendar: open tasks falling due, soonest first"),
         parameters=[s.TaskCalendarQuerySerializer],
-        responses={200: s.LegalTaskSerializer, **errors(400, 401, 403)},
+        responses={200: s.LegalTaskSerializer, **errors(400, 401, 403, 404)},
     ),
 )
 class LegalTaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -13,7 +13,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from config.wsgi_test import application
 
@@ -30,14 +30,22 @@ def keep_the_test_connection():
     request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def token(db):
-    from tests.collection.factories import make_case
+@pytest.fixture(params=["superuser", "officer"])
+def token(db, request):
+    """A superuser, who may call everything, and an officer, who is refused much and sees only their
+    own cases: both get answers the schema describes."""
+    from core.apps import sync_roles
+    from tests.collection.factories import make_case, make_officer
     from tests.loans.factories import make_loan
 
+    sync_roles()
+    if request.param == "superuser":
+        user = User.objects.create_superuser("schemathesis", password="pw")
+    else:
+        user = make_officer("schemathesis")
     with time_machine.travel(datetime(2026, 4, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
-        make_case(loan=make_loan())
-    user = User.objects.create_superuser("schemathesis", password="pw")
+        make_case(loan=make_loan(), officer=user)
+        make_case(loan=make_loan())  # somebody else's
     return Token.objects.create(user=user).key
 
 
@@ -47,7 +55,7 @@ def token(db):
 def test_no_operation_fails_or_breaks_its_schema(case, token):
     case.call_and_validate(
         headers={"Authorization": f"Token {token}"},
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
     )
 
 
