@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .audit import log_action
-from .models import ActivityLog
+from .models import ActivityLog, AuditVerification
 
 admin.site.site_header = _("Huishou collections administration")
 admin.site.site_title = _("Huishou")
@@ -325,3 +325,11 @@ class GroupAdmin(AuditedAdminMixin, auth_admin.GroupAdmin):
     until then, and the log says who made it)."""
 
     audit_m2m = ("permissions",)
+
+
+@admin.register(AuditVerification)
+class AuditVerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Each walk of the activity log's chain (manage.py audit_verify, nightly by beat)."""
+
+    list_display = ["checked_at", "entries", "unsealed", "first_broken"]
+    list_select_related = ["first_broken"]

@@ -267,6 +267,13 @@ CELERY_BEAT_SCHEDULE = {
     # Today's reminders, once the nightly run has moved the cases; the default steps send from 09:00.
     "reminder-planning": {"task": "collection.tasks.plan_reminders", "schedule": crontab(hour=6, minute=0)},
     "reminder-dispatch": {"task": "collection.tasks.dispatch_reminders", "schedule": crontab(minute="*")},
+    # The activity log's chain: new entries sealed each minute, the whole chain verified each night.
+    "activity-log-seal": {
+        "task": "core.tasks.seal_activity_log",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
+    "activity-log-verify": {"task": "core.tasks.verify_activity_log", "schedule": crontab(hour=3, minute=15)},
     # The whole book's queue figures, fresh for every manager without a request computing them;
     # a late one is dropped, the next minute's brings newer figures.
     "book-figures": {

@@ -20,3 +20,11 @@ def yuan(value):
         return ""
     sign = "-" if amount < 0 else ""
     return f"{sign}¥{abs(amount):,.2f}"
+
+
+@register.inclusion_tag("core/_audit_status.html")
+def audit_status():
+    """The last verification of the activity log's chain, for those who read the log."""
+    from core.audit_chain import last_verification
+
+    return {"result": last_verification()}

@@ -343,7 +343,9 @@ def build_book(size, *, officers, manager):
 
 # The most queries each page may run, whatever the size of the book: session, user, role, the page's
 # own aggregate queries and form choices, the navigation's pending-approvals count, and one spare.
-QUERY_BOUNDS = [("dashboard:queue", 9), ("dashboard:approvals", 7), ("dashboard:kpis", 12)]
+# Each bound counts the audit footer's read of the last verification (kept an hour in the cache, so
+# read once an hour in production, and on each first view here where the cache starts empty).
+QUERY_BOUNDS = [("dashboard:queue", 10), ("dashboard:approvals", 8), ("dashboard:kpis", 12)]
 
 
 @pytest.mark.parametrize("size", [10, 200])
