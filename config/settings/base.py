@@ -311,6 +311,10 @@ SPECTACULAR_SETTINGS = {
         "a longer one is a 413."
     ),
     "VERSION": "1.0.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.document_body_errors",  # 413 and 415 on every operation that takes a body
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
