@@ -255,6 +255,7 @@ class ActionPanel:
     form: Any
     is_open: bool = False
     awaiting_approval: bool = False
+    other_request_waiting: bool = False  # one request waits per case (collection.approvals)
 
 
 def _make_form(name, case, *, data=None, unmasked=False):
@@ -279,10 +280,18 @@ def case_page_context(request, case, *, bound=None, unmasked=False, plan_bound=N
     page = selectors.case_page(request.user, case, unmasked=unmasked)
     bound_name, bound_form = bound or (None, None)
     awaiting = {services.APPROVAL_TRANSITIONS[approval.action] for approval in page.pending_approvals}
+    requested = set(services.APPROVAL_TRANSITIONS.values())
 
     def panel(name):
         form = bound_form if name == bound_name else _make_form(name, case, unmasked=page.unmasked)
-        return ActionPanel(name, ACTIONS[name], form, is_open=name == bound_name, awaiting_approval=name in awaiting)
+        return ActionPanel(
+            name,
+            ACTIONS[name],
+            form,
+            is_open=name == bound_name,
+            awaiting_approval=name in awaiting,
+            other_request_waiting=bool(awaiting) and name in requested and name not in awaiting,
+        )
 
     may_record = page.may_work and case.is_open
     loan = case.loan

@@ -740,6 +740,8 @@ def test_steps_a_manager_must_approve_are_requested_and_then_await_the_decision(
     assert approval.details == {"feasibility_note": "recover 80%, cost 5%"}
     page = page_text(response)
     assert "awaiting approval" in page and 'id="action-refer_to_legal"' not in page and "Waiting for a manager" in page
+    # One request at a time per case: the write-off waits too, saying why.
+    assert 'id="action-write_off"' not in page and "another request is waiting" in page
     assert CollectionCase.objects.get(pk=case.pk).state == S.SERIOUS
     assert "Approval requested" in page  # on the timeline
 
