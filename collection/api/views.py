@@ -302,7 +302,9 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
     def decide(self, request, pk=None):
-        approval = get_object_or_404(Approval, pk=pk)
+        # Found among the requests the user may see before the body is read: another officer's request
+        # is a 404, not a 400 that says it exists.
+        approval = get_object_or_404(visible_approvals(request.user), pk=pk)
         serializer = s.ApprovalDecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         approval = services.approval_decide(actor=request.user, approval=approval, **serializer.validated_data)
@@ -397,11 +399,10 @@ class PlanViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @_plan_step(gettext_lazy("Record both signatures of the supplementary agreement"), s.PlanSignatureSerializer)
     @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
     def sign(self, request, pk=None):
+        plan = self.get_object()  # a plan the user may not see is a 404 before its body is read
         serializer = s.PlanSignatureSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._done(
-            restructuring.plan_sign(actor=request.user, plan=self.get_object(), **serializer.validated_data)
-        )
+        return self._done(restructuring.plan_sign(actor=request.user, plan=plan, **serializer.validated_data))
 
     @_plan_step(gettext_lazy("Put a signed plan in force: the new schedule replaces the unpaid one"), None)
     @action(detail=True, methods=["post"], permission_classes=[ViewPermissionToAct])
