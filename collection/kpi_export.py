@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from loans.choices import RegulatoryClass
 
 from .choices import CaseState
+from .kpis import latest_snapshot
 from .models import PortfolioFlow, PortfolioSnapshot, PortfolioSnapshotRow
 
 BOOK, FLOWS = "book", "flows"
@@ -20,10 +21,9 @@ BOOK, FLOWS = "book", "flows"
 
 def snapshot_on(day: date | None, today: date) -> PortfolioSnapshot | None:
     """The snapshot of `day`; without one, the latest on or before today (what the KPI page shows)."""
-    snapshots = PortfolioSnapshot.objects.all()
     if day:
-        return snapshots.filter(as_of=day).first()
-    return snapshots.filter(as_of__lte=today).order_by("-as_of").first()
+        return PortfolioSnapshot.objects.filter(as_of=day).first()
+    return latest_snapshot(today)
 
 
 def filename(kind: str, snapshot: PortfolioSnapshot) -> str:

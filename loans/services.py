@@ -535,10 +535,8 @@ def loan_apply_credit(*, loan: Loan, as_of: date) -> None:
     date it runs, which a re-run sets in the past)."""
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
     before = balances(loan.pk)
-    lines_before = PaymentAllocation.objects.filter(payment__loan=loan).count()
-    _apply_credit(loan, as_of=as_of)
+    applied = _apply_credit(loan, as_of=as_of)
     loan_refresh_balances(loan=loan, as_of=as_of)
-    applied = PaymentAllocation.objects.filter(payment__loan=loan).count() - lines_before
     if applied:  # credit spent on instalments that fell due: money moved, so the audit log says so
         log_action(
             actor="system",
@@ -550,16 +548,17 @@ def loan_apply_credit(*, loan: Loan, as_of: date) -> None:
         )
 
 
-def _apply_credit(loan, *, as_of):
+def _apply_credit(loan, *, as_of) -> int:
     """Spend unapplied money, oldest payment first, as it would have been spent on the day: a payment
     first pays what was due on its value date; what is left pays each later instalment on its due
     date, up to `as_of`. Before each day's allocation the penalty is brought to that day, so a
     backdated payment pays the penalty owed then, not the penalty owed now. Lines are dated
-    accordingly, so a re-run of a past date sees them right."""
+    accordingly, so a re-run of a past date sees them right. Returns how many lines it booked."""
     payments = Payment.objects.filter(
         loan=loan, kind=PaymentKind.PAYMENT, unapplied_amount__gt=0, reversal__isnull=True
     ).order_by("value_date", "id")
     open_due = loan.installments.filter(status__in=delinquency.UNPAID, due_date__lte=as_of)
+    booked = 0
     for payment in payments:
         left = payment.unapplied_amount
         later_due_dates = open_due.filter(due_date__gt=payment.value_date).values_list("due_date", flat=True)
@@ -579,10 +578,12 @@ def _apply_credit(loan, *, as_of):
                     for a in allocated
                 ]
             )
+            booked += len(allocated)
             if left <= 0:
                 break
         if left != payment.unapplied_amount:
             Payment.objects.filter(pk=payment.pk).update(unapplied_amount=left)
+    return booked
 
 
 def _open_items(installments):

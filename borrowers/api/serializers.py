@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.api.fields import MoneyField
+from core.permissions import UNMASK_PII
 
 from ..choices import BorrowerKind, Channel, Language, Relation, RiskGrade
 from ..models import Borrower, ContactPoint
@@ -15,7 +16,7 @@ from ..models import Borrower, ContactPoint
 
 def can_see_pii(serializer):
     request = serializer.context.get("request")
-    return bool(request and request.user.has_perm("collection.unmask_pii"))
+    return bool(request and request.user.has_perm(UNMASK_PII))
 
 
 def mask_phone(value):

@@ -15,6 +15,7 @@ from borrowers.models import Borrower, ContactPoint
 from core.api.fields import AwareDateTimeField, MoneyField
 from core.fields import NOTE_MAX_LENGTH
 from core.models import ActivityLog
+from core.permissions import UNMASK_PII
 from loans.models import Loan
 
 from .. import services
@@ -99,7 +100,7 @@ class CaseBorrowerDetailSerializer(serializers.ModelSerializer):
 
     def _unmasked(self):
         request = self.context.get("request")
-        return bool(request and request.user.has_perm("collection.unmask_pii"))
+        return bool(request and request.user.has_perm(UNMASK_PII))
 
     def get_id_number(self, borrower) -> str:
         return borrower.id_number if self._unmasked() else borrower.masked_id_number
